@@ -1,0 +1,37 @@
+# Two entry points: `make run` (the workbench on its default project) and `make test`.
+# Both create .venv and install what is missing; `make test` also installs the ARM toolchain.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint toolchain bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/qnn-tui
+
+toolchain:
+	@./scripts/ensure-toolchain
+
+test: $(STAMP) toolchain
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m 'not slow'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) toolchain
+	$(BIN)/python bench/bench_sim.py
+	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_m0.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

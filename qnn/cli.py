@@ -1,0 +1,58 @@
+"""`qnn`: the headless commands. Each subcommand is a module in `qnn.commands` with
+`add_parser(subparsers)`; its handler returns a JSON-able dict, printed as JSON with
+`--json` or through the module's `human(result)` otherwise.
+
+Errors the user can fix arrive as `QnnError` and are printed as one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+
+import qnn.commands
+from qnn.errors import QnnError
+
+ORDER = ["sim", "train", "eval", "predict", "export", "build", "verify"]
+
+
+def _command_modules() -> list[str]:
+    found = {m.name for m in pkgutil.iter_modules(qnn.commands.__path__) if not m.name.startswith("_")}
+    return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qnn",
+        description="Forward sensor model -> quantization-aware training -> integer-only C "
+        "for the Cortex-M0. Run `qnn COMMAND --help` for each command.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _command_modules():
+        importlib.import_module(f"qnn.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except QnnError as e:
+        print(f"qnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"qnn {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=1))
+    else:
+        print(args.human(result))
+    return 1 if isinstance(result, dict) and result.get("ok") is False else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
