@@ -259,9 +259,8 @@ def _check_int32(v: np.ndarray, what: str) -> np.ndarray:
     return v
 
 
-def map_inputs(model: IntModel, x_u16: np.ndarray) -> np.ndarray:
+def map_inputs(im: InputMap, x_u16: np.ndarray) -> np.ndarray:
     """uint16 counts [N, n_in] -> signed input activations a0 [N, n_in] (int64 holding int32)."""
-    im = model.input_map
     d = np.asarray(x_u16, dtype=np.int64) - im.zero_point
     prod = _check_int32(d * im.multiplier + rnd(im.shift), "input map")
     return np.clip(prod >> im.shift, im.lo, im.hi)
@@ -283,7 +282,7 @@ def predict_int(model: IntModel, x_u16: np.ndarray) -> np.ndarray:
         raise QnnError(f"inputs have shape {x.shape}, the model takes [N, {model.n_in}].")
     if x.size and (x.min() < 0 or x.max() > 65535):
         raise QnnError("inputs must be uint16 ADC counts in [0, 65535].")
-    a = map_inputs(model, x)
+    a = map_inputs(model.input_map, x)
     for k, layer in enumerate(model.layers):
         a = dense_int(layer, a, f"layer {k}")
     return a.astype(np.int16)

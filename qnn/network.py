@@ -1,0 +1,178 @@
+"""The network, three ways: float, fake-quantized (for QAT) and integer-exact (int32 in JAX).
+
+Params are a pytree: a list with one dict per dense layer,
+    {"w": [n_out, n_in], "b": [n_out], "sw": [n_out]} (+ "sa": [] for hidden layers)
+where sw is the learned per-output-channel weight step and sa the learned activation step.
+
+The first layer sees the input map's integers a0 (see qnn.intmodel) times s0 = 2^-(in_bits-1),
+so its float inputs lie in [-1, 1). Targets are standardised, y_norm = (y - mean) / std; the
+output layer's integer result is in output LSBs, y = out * lsb, which folds mean/std into its
+bias and multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from qnn.dyadic import M_MAX, N_MAX
+from qnn.quant import fake_quant, int_range, round_ste
+
+INT16 = (-(2**15), 2**15 - 1)
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    sizes: tuple[int, ...]  # (n_in, hidden..., n_out)
+    w_bits: tuple[int, ...]  # one per layer
+    a_bits: tuple[int, ...]  # one per hidden layer
+    in_bits: int = 12
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def in_scale(self) -> float:
+        return 2.0 ** -(self.in_bits - 1)
+
+    def in_amax(self, k: int) -> int:
+        """Largest |a| of layer k's integer inputs."""
+        return 2 ** (self.in_bits - 1) if k == 0 else 2 ** self.a_bits[k - 1] - 1
+
+    def out_clamp(self, k: int) -> tuple[int, int]:
+        return INT16 if k == self.n_layers - 1 else int_range(self.a_bits[k], signed=False)
+
+
+def init_params(key: jax.Array, spec: NetSpec) -> list[dict[str, jax.Array]]:
+    """He-normal weights, zero biases, placeholder steps (set by `init_steps` before QAT)."""
+    params = []
+    for k, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
+        key, sub = jax.random.split(key)
+        layer = {
+            "w": jax.random.normal(sub, (n_out, n_in)) * jnp.sqrt(2.0 / n_in),
+            "b": jnp.zeros(n_out),
+            "sw": jnp.full(n_out, 0.01),
+        }
+        if k < spec.n_layers - 1:
+            layer["sa"] = jnp.array(0.1)
+        params.append(layer)
+    return params
+
+
+def float_forward(params, a0: jax.Array, spec: NetSpec) -> jax.Array:
+    """The plain float network: standardised predictions."""
+    x = a0 * spec.in_scale()
+    for layer in params[:-1]:
+        x = jax.nn.relu(x @ layer["w"].T + layer["b"])
+    return x @ params[-1]["w"].T + params[-1]["b"]
+
+
+def _bias_total(layer, k: int, spec: NetSpec, consts) -> jax.Array:
+    """The output layer's bias also carries the de-standardising offset mean/std."""
+    if k == spec.n_layers - 1:
+        return layer["b"] + consts["y_mean"] / consts["y_std"]
+    return layer["b"]
+
+
+def _out_scale(params, k: int, spec: NetSpec, consts) -> jax.Array:
+    """Real value of one LSB of layer k's output, in the units its accumulator is in."""
+    if k == spec.n_layers - 1:
+        return consts["out_lsb"] / consts["y_std"]
+    return params[k]["sa"]
+
+
+def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
+    """Fake-quantized forward pass (LSQ): what the integer model computes, with real-valued
+    steps in place of the dyadic multipliers. Returns standardised predictions."""
+    s_in = spec.in_scale()
+    x = a0 * s_in
+    for k, layer in enumerate(params):
+        sw = layer["sw"][:, None]
+        wq = fake_quant(layer["w"], sw, bits=spec.w_bits[k], signed=True)
+        acc_step = layer["sw"] * s_in
+        bq = round_ste(_bias_total(layer, k, spec, consts) / acc_step) * acc_step
+        z = x @ wq.T + bq
+        s_out = _out_scale(params, k, spec, consts)
+        if k < spec.n_layers - 1:
+            x = fake_quant(z, s_out, bits=spec.a_bits[k], signed=False)
+            s_in = s_out
+        else:
+            out = jnp.clip(round_ste(z / s_out), *INT16)
+            return out * s_out - consts["y_mean"] / consts["y_std"]
+    raise AssertionError("unreachable")
+
+
+def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
+    """Integer weights, biases and dyadic (M, n) per channel, as int32 arrays.
+
+    n is the largest shift in [0, 30] with M = round(r 2^n) <= M_MAX and r 2^n B <= 2^30,
+    where r is the real rescale and B the worst |accumulator| over all inputs; the factor-2
+    margin keeps acc * M + rnd(n) inside int32 despite float32 rounding here. qnn.overflow
+    re-proves it exactly on the exported integers.
+    """
+    s_in = spec.in_scale()
+    out = []
+    for k, layer in enumerate(params):
+        lo, hi = int_range(spec.w_bits[k], signed=True)
+        w = jnp.clip(jnp.floor(layer["w"] / layer["sw"][:, None] + 0.5), lo, hi)
+        acc_step = layer["sw"] * s_in
+        b = jnp.clip(jnp.floor(_bias_total(layer, k, spec, consts) / acc_step + 0.5),
+                     -(2.0**30), 2.0**30)
+        bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k)
+        s_out = _out_scale(params, k, spec, consts)
+        r = acc_step / s_out
+        n_prec = jnp.log2(M_MAX / r)
+        n_fit = jnp.log2(2.0**30 / (r * jnp.maximum(bound, 1.0)))
+        n = jnp.clip(jnp.floor(jnp.minimum(n_prec, n_fit)), 0, N_MAX)
+        m = jnp.clip(jnp.floor(r * 2.0**n + 0.5), 1, M_MAX)
+        out.append({"w": w.astype(jnp.int32), "b": b.astype(jnp.int32),
+                    "m": m.astype(jnp.int32), "n": n.astype(jnp.int32)})
+        s_in = s_out
+    return out
+
+
+def requantize(acc: jax.Array, m: jax.Array, n: jax.Array, lo: int, hi: int) -> jax.Array:
+    """clamp((acc * M + rnd(n)) >> n, lo, hi) in int32, exactly as the C does it."""
+    rnd = jnp.left_shift(jnp.int32(1), n) >> 1
+    return jnp.clip(jnp.right_shift(acc * m + rnd, n), lo, hi)
+
+
+def map_inputs_int(x_u16: jax.Array, consts) -> jax.Array:
+    """The input map in int32 (see qnn.intmodel.map_inputs)."""
+    d = x_u16.astype(jnp.int32) - consts["zp"]
+    return requantize(d, consts["im_m"], consts["im_n"], consts["in_lo"], consts["in_hi"])
+
+
+def int_forward(iparams, x_u16: jax.Array, spec: NetSpec, consts) -> jax.Array:
+    """Integer-exact forward: uint16 counts -> int32 outputs in output LSBs."""
+    a = map_inputs_int(x_u16, consts)
+    for k, layer in enumerate(iparams):
+        acc = layer["b"] + jnp.matmul(a, layer["w"].T, preferred_element_type=jnp.int32)
+        a = requantize(acc, layer["m"], layer["n"], *spec.out_clamp(k))
+    return a
+
+
+def int_to_norm(out: jax.Array, consts) -> jax.Array:
+    return (out * consts["out_lsb"] - consts["y_mean"]) / consts["y_std"]
+
+
+def make_consts(stats) -> dict[str, jax.Array]:
+    """Device copies of the data-derived constants (see qnn.train.DataStats)."""
+    im = stats.input_map
+    return {
+        "y_mean": jnp.asarray(stats.y_mean, jnp.float32),
+        "y_std": jnp.asarray(stats.y_std, jnp.float32),
+        "out_lsb": jnp.asarray(stats.out_lsb, jnp.float32),
+        "zp": jnp.asarray(im.zero_point, jnp.int32),
+        "im_m": jnp.asarray(im.multiplier, jnp.int32),
+        "im_n": jnp.asarray(im.shift, jnp.int32),
+        "in_lo": im.lo,
+        "in_hi": im.hi,
+    }
+
+
+def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
+    return [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
