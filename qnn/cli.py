@@ -20,7 +20,8 @@ ORDER = ["sim", "train", "eval", "predict", "export", "build", "verify"]
 
 
 def _command_modules() -> list[str]:
-    found = {m.name for m in pkgutil.iter_modules(qnn.commands.__path__) if not m.name.startswith("_")}
+    found = {m.name for m in pkgutil.iter_modules(qnn.commands.__path__)
+             if not m.name.startswith("_")}
     return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
 
 

@@ -167,7 +167,8 @@ class IntModel:
         try:
             return _from_json(obj)
         except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise QnnError(f"{source}: malformed integer model ({_describe(e)}); re-export it.") from None
+            raise QnnError(
+                f"{source}: malformed integer model ({_describe(e)}); re-export it.") from None
 
 
 def _describe(e: Exception) -> str:

@@ -13,6 +13,7 @@ bias and multiplier.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -148,10 +149,14 @@ def map_inputs_int(x_u16: jax.Array, consts) -> jax.Array:
 
 def int_forward(iparams, x_u16: jax.Array, spec: NetSpec, consts) -> jax.Array:
     """Integer-exact forward: uint16 counts -> int32 outputs in output LSBs."""
-    a = map_inputs_int(x_u16, consts)
-    for k, layer in enumerate(iparams):
+    clamps = tuple(spec.out_clamp(k) for k in range(spec.n_layers))
+    return _layers_int(iparams, map_inputs_int(x_u16, consts), clamps)
+
+
+def _layers_int(iparams, a: jax.Array, clamps) -> jax.Array:
+    for layer, (lo, hi) in zip(iparams, clamps, strict=True):
         acc = layer["b"] + jnp.matmul(a, layer["w"].T, preferred_element_type=jnp.int32)
-        a = requantize(acc, layer["m"], layer["n"], *spec.out_clamp(k))
+        a = requantize(acc, layer["m"], layer["n"], lo, hi)
     return a
 
 
@@ -176,3 +181,21 @@ def make_consts(stats) -> dict[str, jax.Array]:
 
 def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
     return [{k: np.asarray(v) for k, v in layer.items()} for layer in params]
+
+
+def int_forward_model(model, x_u16: np.ndarray) -> np.ndarray:
+    """The training code's integer-exact evaluation applied to an exported IntModel."""
+    iparams = [{"w": jnp.asarray(L.weights, jnp.int32), "b": jnp.asarray(L.bias, jnp.int32),
+                "m": jnp.asarray(L.multiplier, jnp.int32), "n": jnp.asarray(L.shift, jnp.int32)}
+               for L in model.layers]
+    clamps = tuple((L.lo, L.hi) for L in model.layers)
+    im = model.input_map
+    return np.asarray(_int_forward_clamps(
+        iparams, jnp.asarray(x_u16, jnp.int32), clamps, im.lo, im.hi,
+        jnp.asarray(im.zero_point, jnp.int32), jnp.asarray(im.multiplier, jnp.int32),
+        jnp.asarray(im.shift, jnp.int32)))
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4))
+def _int_forward_clamps(iparams, x, clamps, in_lo, in_hi, zp, im_m, im_n):
+    return _layers_int(iparams, requantize(x - zp, im_m, im_n, in_lo, in_hi), clamps)

@@ -43,7 +43,8 @@ class StageBound:
 
     @property
     def ok(self) -> bool:
-        return INT32_MIN <= min(self.acc_lo, self.prod_lo) and max(self.acc_hi, self.prod_hi) <= INT32_MAX
+        lo, hi = min(self.acc_lo, self.prod_lo), max(self.acc_hi, self.prod_hi)
+        return lo >= INT32_MIN and hi <= INT32_MAX
 
 
 @dataclass

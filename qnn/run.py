@@ -1,7 +1,8 @@
 """Run folders: what `qnn train` writes and every later command reads.
 
     RUN/config.json      the training configuration (sizes, bits, epochs, seed, data file)
-    RUN/params.npz       the trained float parameters (steps included)
+    RUN/params.npz       the trained parameters (steps included)
+    RUN/float_params.npz the float network before QAT: the float baseline
     RUN/int_model.json   the integer model: the bit-exact artifact (see qnn.intmodel)
     RUN/metrics.json     final float / fake-quant / integer losses, per-output RMSE
     RUN/history.json     per-epoch progress
@@ -15,12 +16,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qnn.errors import QnnError
+from qnn.fileio import atomic_dir
 from qnn.intmodel import IntModel
 
 INT_MODEL = "int_model.json"
 CONFIG = "config.json"
 PARAMS = "params.npz"
+FLOAT_PARAMS = "float_params.npz"
 METRICS = "metrics.json"
 HISTORY = "history.json"
 
@@ -47,4 +52,48 @@ def load_json(run: str | Path, name: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise QnnError(f"{path}: missing; the run folder is incomplete, train again.") from None
     except (OSError, json.JSONDecodeError) as e:
+        raise QnnError(f"{path}: unreadable ({e}); train again.") from None
+
+
+def _flatten(params: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    return {f"l{k}_{name}": np.asarray(v) for k, layer in enumerate(params)
+            for name, v in layer.items()}
+
+
+def _unflatten(arrays: Any) -> list[dict[str, np.ndarray]]:
+    layers: dict[int, dict[str, np.ndarray]] = {}
+    for key in arrays.files:
+        k, name = key[1:].split("_", 1)
+        layers.setdefault(int(k), {})[name] = arrays[key]
+    return [layers[k] for k in sorted(layers)]
+
+
+def save_run(run: str | Path, result: Any, metrics: dict[str, Any],
+             data_info: dict[str, Any]) -> Path:
+    """Write a complete run folder, or nothing: the overflow proof runs first."""
+    from qnn.overflow import check_export
+
+    check_export(result.int_model)
+    run = Path(run)
+    with atomic_dir(run) as tmp:
+        (tmp / CONFIG).write_text(json.dumps(
+            {"train": result.config.to_json(), "sizes": list(result.spec.sizes),
+             "data": data_info}, indent=1) + "\n")
+        np.savez(tmp / PARAMS, **_flatten(result.params))
+        np.savez(tmp / FLOAT_PARAMS, **_flatten(result.float_params))
+        result.int_model.save(tmp / INT_MODEL)
+        (tmp / METRICS).write_text(json.dumps(metrics, indent=1) + "\n")
+        (tmp / HISTORY).write_text(json.dumps(
+            [vars(p) for p in result.history], indent=0) + "\n")
+    return run
+
+
+def load_params(run: str | Path, name: str = FLOAT_PARAMS) -> list[dict[str, np.ndarray]]:
+    path = check_run_dir(run) / name
+    try:
+        with np.load(path) as arrays:
+            return _unflatten(arrays)
+    except FileNotFoundError:
+        raise QnnError(f"{path}: missing; the run folder is incomplete, train again.") from None
+    except (OSError, ValueError, KeyError) as e:
         raise QnnError(f"{path}: unreadable ({e}); train again.") from None

@@ -138,8 +138,9 @@ def train(
     spec = cfg.spec(n_in, n_out)
     stats = init.stats if init else compute_stats(x_train, y_train, cfg.in_bits, cfg.out_lsb)
     consts = net.make_consts(stats)
+
     def device_data(x, y):
-        a0 = map_inputs(stats.input_map, x)  # the reference's map: one definition.astype(np.float32)
+        a0 = map_inputs(stats.input_map, x).astype(np.float32)  # the reference's own map
         yn = ((y - stats.y_mean) / stats.y_std).astype(np.float32)
         return jnp.asarray(a0), jnp.asarray(x.astype(np.int32)), jnp.asarray(yn)
 

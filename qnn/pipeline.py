@@ -1,0 +1,93 @@
+"""The headless pipeline as plain functions: dataset file -> run folder -> figures.
+The CLI and the workbench both call these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qnn import network as net
+from qnn.config import TrainConfig
+from qnn.errors import QnnError
+from qnn.evaluate import evaluate
+from qnn.intmodel import IntModel
+from qnn.run import CONFIG, load_int_model, load_json, load_params, save_run
+from qnn.train import Progress, TrainResult, train
+
+
+def dataset_names(ds: Any) -> dict[str, list[str]]:
+    return {k: list(getattr(ds, k)) for k in
+            ("input_names", "input_units", "output_names", "output_units")}
+
+
+def train_result(ds: Any, cfg: TrainConfig, *, on_progress: Callable[[Progress], None] = print,
+                 stop: Callable[[], bool] = lambda: False,
+                 init: TrainResult | None = None) -> tuple[TrainResult, Any]:
+    """Split a Dataset, train on it; returns the result and the validation split."""
+    from sim.dataset import split
+
+    cfg.validate()
+    train_ds, val_ds = split(ds, cfg.val_fraction, seed=cfg.seed)
+    if train_ds.n < 2 or val_ds.n < 1:
+        raise QnnError(f"the dataset has {ds.n} rows: too few to train; generate more.")
+    result = None
+    for event in train(train_ds.x, train_ds.y, val_ds.x, val_ds.y, cfg,
+                       names=dataset_names(ds), stop=stop, init=init):
+        if isinstance(event, TrainResult):
+            result = event
+        else:
+            on_progress(event)
+    assert result is not None
+    return result, val_ds
+
+
+def metrics_of(result: TrainResult, val_ds: Any) -> dict[str, Any]:
+    m = evaluate(result.int_model, result.float_params, result.spec, val_ds.x, val_ds.y)
+    speeds = [p.samples_per_s for p in result.history[1:]] or [0.0]
+    return {**m, "seconds": result.seconds, "stopped": result.stopped,
+            "train_samples_per_s": float(np.median(speeds)), "epochs": len(result.history)}
+
+
+def train_run(data: Path, out: Path, cfg: TrainConfig, *,
+              on_progress: Callable[[Progress], None] = print,
+              stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    from sim.dataset import load_dataset
+
+    ds = load_dataset(data)
+    result, val_ds = train_result(ds, cfg, on_progress=on_progress, stop=stop)
+    metrics = metrics_of(result, val_ds)
+    save_run(out, result, metrics, {"path": str(data), "n": ds.n, "meta": ds.meta})
+    return {"run": str(out), **metrics}
+
+
+def load_run(run: str | Path) -> tuple[IntModel, list[dict[str, np.ndarray]], net.NetSpec]:
+    """The integer model, the float baseline params and the network spec of a run folder."""
+    model = load_int_model(run)
+    cfg_json = load_json(run, CONFIG)
+    try:
+        cfg = TrainConfig.from_json(cfg_json["train"])
+    except (KeyError, TypeError):
+        raise QnnError(f"{run}/{CONFIG}: malformed; train again.") from None
+    spec = cfg.spec(model.n_in, model.n_out)
+    if tuple(spec.sizes) != tuple(model.sizes):
+        raise QnnError(f"{run}: {CONFIG} and the integer model disagree on sizes; train again.")
+    return model, load_params(run), spec
+
+
+def eval_run(run: str | Path, data: str | Path) -> dict[str, Any]:
+    from sim.dataset import load_dataset
+
+    model, float_params, spec = load_run(run)
+    ds = load_dataset(data)
+    check_compatible(model, ds)
+    return {"run": str(run), "data": str(data), **evaluate(model, float_params, spec, ds.x, ds.y)}
+
+
+def check_compatible(model: IntModel, ds: Any, need_y: bool = True) -> None:
+    if ds.x.shape[1] != model.n_in:
+        raise QnnError(f"the data has {ds.x.shape[1]} inputs, the model takes {model.n_in}.")
+    if need_y and ds.y.shape[1] != model.n_out:
+        raise QnnError(f"the data has {ds.y.shape[1]} outputs, the model gives {model.n_out}.")

@@ -1,0 +1,80 @@
+"""The integer model file, the numpy reference and the overflow proof."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qnn.errors import QnnError
+from qnn.intmodel import IntModel, predict_int
+from qnn.overflow import analyze, check_export
+from qnn.testing import random_int_model
+
+
+def test_json_round_trip_is_exact(tmp_path):
+    m = random_int_model(seed=3, w_bits=(8, 4, 2))
+    m.save(tmp_path / "m.json")
+    m2 = IntModel.load(tmp_path / "m.json")
+    x = np.random.default_rng(0).integers(0, 65536, (500, 6))
+    np.testing.assert_array_equal(predict_int(m, x), predict_int(m2, x))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda o: o.pop("layers"), "missing field 'layers'"),
+    (lambda o: o.__setitem__("version", 99), "version 99"),
+    (lambda o: o["layers"][0].__setitem__("w_bits", 9), "w_bits must be an integer in [2, 8]"),
+    (lambda o: o["layers"][1]["weights"][0].__setitem__(0, 500), "outside"),
+    (lambda o: o["layers"][0]["bias"].pop(), "bias must have"),
+    (lambda o: o["layers"][2].__setitem__("clamp", [0, 99999]), "not inside int16"),
+    (lambda o: o["input_map"]["zero_point"].__setitem__(0, 70000), "zero_point"),
+    (lambda o: o["layers"][0]["weights"][0].__setitem__(0, 1.5), "integers"),
+])
+def test_malformed_models_give_one_clear_line(tmp_path, edit, message):
+    obj = random_int_model(seed=1).to_json()
+    edit(obj)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(QnnError) as e:
+        IntModel.load(path)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(QnnError, match="no such file"):
+        IntModel.load(tmp_path / "nope.json")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(QnnError, match="not a readable JSON"):
+        IntModel.load(tmp_path / "x.json")
+
+
+def test_overflow_proof_accepts_safe_and_refuses_unsafe_models():
+    m = random_int_model(seed=2)
+    assert analyze(m).ok
+    check_export(m)
+    m.layers[1].multiplier[3] *= 4  # the product acc * M can now exceed int32
+    report = analyze(m)
+    assert not report.ok
+    with pytest.raises(QnnError, match="refusing to export: layer 2, channel 3"):
+        check_export(m)
+
+
+def test_the_bound_is_tight_enough_to_be_reached():
+    """An input that drives every channel to its extreme reaches the analysed bound's order."""
+    m = random_int_model(seed=4)
+    r = analyze(m)
+    assert all(s.headroom_bits >= 0 for s in r.stages)
+    assert min(s.headroom_bits for s in r.stages) < 1.0  # random models are built near the edge
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), bits=st.sampled_from([2, 3, 4, 5, 8]),
+       a_bits=st.integers(2, 8))
+def test_reference_never_overflows_a_proven_model(seed, bits, a_bits):
+    m = random_int_model(seed=seed, w_bits=bits, a_bits=a_bits)
+    assert analyze(m).ok
+    x = np.random.default_rng(seed).integers(0, 65536, (256, 6))
+    x[0], x[1] = 0, 65535
+    y = predict_int(m, x)  # raises QnnError on any int32 overflow
+    assert y.dtype == np.int16
