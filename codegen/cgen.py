@@ -224,6 +224,18 @@ def _header(model: IntModel, variant: str, prefix: str) -> str:
     return "\n".join(lines)
 
 
+def _clamp_store(lo: int, hi: int, dst: str, ctype: str, offset: bool) -> list[str]:
+    """clamp(v, lo, hi), then store it (minus lo when `offset`): one unsigned compare on the
+    common path, since (uint32_t)(v - lo) > hi - lo exactly when v is outside [lo, hi]."""
+    span = hi - lo
+    if lo == 0:
+        lines = [f"if ((uint32_t)v > {span}u) v = (v < 0) ? 0 : {hi};"]
+    else:
+        lines = [f"if ((uint32_t)v - (uint32_t)({lo}) > {span}u) v = (v < {lo}) ? {lo} : {hi};"]
+    val = f"v - ({lo})" if offset and lo != 0 else "v"
+    return lines + [f"{dst} = ({ctype})({val});"]
+
+
 def _input_map(model: IntModel, prefix: str, in_type: str, out: list[str]) -> list[str]:
     """Tables for the input map; returns the C statements of its loop body."""
     im = model.input_map
@@ -231,7 +243,7 @@ def _input_map(model: IntModel, prefix: str, in_type: str, out: list[str]) -> li
     s = [int(v) for v in im.shift]
     c = [_i32(int(rnd(sh)) - int(z) * mm) for z, mm, sh in zip(im.zero_point, m, s, strict=True)]
     mtype = "uint16_t" if max(m) <= 0xFFFF else "uint32_t"
-    out.append(f"/* Input map: a0 = x * m + (rnd(s) - zp * m), the zero point folded in. */\n")
+    out.append("/* Input map: a0 = x * m + (rnd(s) - zp * m), the zero point folded in. */\n")
     out.append(_c_array(mtype, f"{prefix}_in_mult", m))
     out.append(_c_array("int32_t", f"{prefix}_in_add", c, per_line=6))
     if len(set(s)) == 1:
@@ -242,9 +254,7 @@ def _input_map(model: IntModel, prefix: str, in_type: str, out: list[str]) -> li
     return [
         f"uint32_t p = (uint32_t)in[j] * {prefix}_in_mult[j] + (uint32_t){prefix}_in_add[j];",
         f"int32_t v = (int32_t)p >> {shift};",
-        f"if (v < {im.lo}) v = {im.lo};",
-        f"if (v > {im.hi}) v = {im.hi};",
-        f"a0[j] = ({in_type})(v - ({im.lo}));",
+        *_clamp_store(im.lo, im.hi, "a0[j]", in_type, True),
     ]
 
 
@@ -255,15 +265,8 @@ def _requant_lines(st: _Stage, prefix: str, i: str, dot: str, out: str) -> list[
     lines = [
         f"int32_t v = (int32_t)(({dot}) * {name}_mult[{i}] + (uint32_t){name}_add[{i}]) >> "
         f"{shift};",
-        f"if (v < {L.lo}) v = {L.lo};",
-        f"if (v > {L.hi}) v = {L.hi};",
     ]
-    if st.last:
-        lines.append(f"{out}[{i}] = (int16_t)v;")
-    else:
-        off = "" if L.lo == 0 else f" - ({L.lo})"
-        lines.append(f"{out}[{i}] = ({st.out_type})(v{off});")
-    return lines
+    return lines + _clamp_store(L.lo, L.hi, f"{out}[{i}]", st.out_type, not st.last)
 
 
 def _mult_type(mult: np.ndarray) -> str:
@@ -408,60 +411,99 @@ def _mac(acc: str, a: str, w: int) -> str | None:
     return f"{acc} {op} {a} * {m}u;"
 
 
+def _fast_requant(st: _Stage, i: int, acc: str, dst: str) -> list[str]:
+    """The requantization of channel i with its constants as immediates."""
+    L = st.layer
+    C = _i32((int(L.bias[i]) + st.in_lo * int(L.weights[i].astype(np.int64).sum()))
+             * int(st.mult[i]) + _rnd_scaled(L, i, int(st.shifts[i])))
+    lines = [f"v = (int32_t)({acc} * {int(st.mult[i])}u + (uint32_t){_lit(C)}) >> "
+             f"{int(st.shifts[i])};",
+             ]
+    return lines + _clamp_store(L.lo, L.hi, f"{dst}[{i}]", st.out_type, not st.last)
+
+
+_KEEP_DOC = """\
+/* QNN_KEEP(...) is an empty statement that tells GCC the listed accumulators are live in low
+ * registers at that point and that memory may have changed: it keeps the compiler from
+ * reordering the unrolled code below into one long sum per output, or from keeping every
+ * activation in a register across blocks (both spill to the stack). Any other compiler gets
+ * the plain C, with the same result. */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(__thumb2__)
+#define QNN_ESCAPE(p) __asm__("" : : "l"(p) : "memory")
+#define QNN_KEEP1(a) __asm__("" : "+l"(a) : : "memory")
+#define QNN_KEEP2(a, b) __asm__("" : "+l"(a), "+l"(b) : : "memory")
+#define QNN_KEEP3(a, b, c) __asm__("" : "+l"(a), "+l"(b), "+l"(c) : : "memory")
+#define QNN_KEEP4(a, b, c, d) __asm__("" : "+l"(a), "+l"(b), "+l"(c), "+l"(d) : : "memory")
+#define QNN_KEEP5(a, b, c, d, e) \\
+    __asm__("" : "+l"(a), "+l"(b), "+l"(c), "+l"(d), "+l"(e) : : "memory")
+#elif defined(__GNUC__)
+#define QNN_ESCAPE(p) __asm__("" : : "r"(p) : "memory")
+#define QNN_KEEP1(a) __asm__("" : "+r"(a) : : "memory")
+#define QNN_KEEP2(a, b) __asm__("" : "+r"(a), "+r"(b) : : "memory")
+#define QNN_KEEP3(a, b, c) __asm__("" : "+r"(a), "+r"(b), "+r"(c) : : "memory")
+#define QNN_KEEP4(a, b, c, d) __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d) : : "memory")
+#define QNN_KEEP5(a, b, c, d, e) \\
+    __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e) : : "memory")
+#else
+#define QNN_ESCAPE(p)
+#define QNN_KEEP1(a)
+#define QNN_KEEP2(a, b)
+#define QNN_KEEP3(a, b, c)
+#define QNN_KEEP4(a, b, c, d)
+#define QNN_KEEP5(a, b, c, d, e)
+#endif
+"""
+
+
 def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
     stages = _stages(model)
     P = prefix.upper()
+    im = model.input_map
     out = [_banner(model, "fast", f"{prefix}_model.c: the network, fast variant."),
-           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS,
-           "/* Fast variant: the weights are immediates in the code below (a zero weight costs\n"
-           " * nothing, +-1 is an add or a subtract, a power of two a shift), and the outputs are\n"
-           f" * computed {block} at a time so each activation is loaded once per block. */\n"]
-    map_body = _input_map(model, prefix, stages[0].in_type, out)
-    layer_code: list[list[str]] = []
+           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS, _KEEP_DOC,
+           "/* Fast variant: every constant is an immediate in the code below (a zero weight\n"
+           " * costs nothing, +-1 is an add or a subtract, a power of two a shift), and the\n"
+           f" * outputs are computed {block} at a time so each activation is loaded once per "
+           "block. */\n"]
+    body = [f"    {stages[0].in_type} a0[{P}_N_IN];"]
+    for st in stages[:-1]:
+        body.append(f"    {st.out_type} a{st.k}[{P}_N_HIDDEN{st.k}];")
+    body.append("    int32_t v;")
+    body.append("    uint32_t x;\n")
+    body.append("    /* the activations live in memory, reloaded in each block */")
+    body += [f"    QNN_ESCAPE(a{k});" for k in range(len(stages))]
+    body.append("    /* input map: a0 = x * m + (rnd(s) - zp * m), stored as a0 - lo */")
+    for j in range(model.n_in):
+        m, sh, z = int(im.multiplier[j]), int(im.shift[j]), int(im.zero_point[j])
+        c = _i32(int(rnd(sh)) - z * m)
+        body += [f"    v = (int32_t)(in[{j}] * {m}u + (uint32_t){_lit(c)}) >> {sh};",
+                 *["    " + t for t in _clamp_store(im.lo, im.hi, f"a0[{j}]",
+                                                  stages[0].in_type, True)]]
     for st in stages:
         L = st.layer
-        name = f"{prefix}_l{st.k}"
-        rowsum = L.weights.astype(np.int64).sum(axis=1)
-        C = [_i32((int(L.bias[i]) + st.in_lo * int(rowsum[i])) * int(st.mult[i])
-                  + _rnd_scaled(L, i, int(st.shifts[i]))) for i in range(L.n_out)]
-        out.append(f"/* Layer {st.k}: {L.n_in} -> {L.n_out}, {L.w_bits}-bit weights (in the "
-                   "code). */\n")
-        out.append(_c_array(_mult_type(st.mult), f"{name}_mult", st.mult, per_line=8))
-        out.append(_c_array("int32_t", f"{name}_add", C, per_line=6))
-        if st.shift is None:
-            out.append(_c_array("uint8_t", f"{name}_shift", st.shifts))
         src = "a0" if st.k == 1 else f"a{st.k - 1}"
         dst = "out" if st.last else f"a{st.k}"
-        code = [f"/* layer {st.k}: {L.n_in} -> {L.n_out} */"]
+        body.append(f"\n    /* layer {st.k}: {L.n_in} -> {L.n_out}, {L.w_bits}-bit weights */")
         for i0 in range(0, L.n_out, block):
             rows = list(range(i0, min(i0 + block, L.n_out)))
-            code.append("{")
-            code.append("    uint32_t " + ", ".join(f"s{r - i0} = 0" for r in rows) + ";")
-            code.append("    uint32_t x;")
+            accs = [f"s{r - i0}" for r in rows]
+            keep = f"QNN_KEEP{len(accs)}({', '.join(accs)});"
+            body.append("    {")
+            body.append("        uint32_t " + ", ".join(f"{a} = 0" for a in accs) + ";")
             for j in range(L.n_in):
-                macs = [_mac(f"s{r - i0}", "x", int(L.weights[r, j])) for r in rows]
-                macs = [m for m in macs if m]
+                macs = [_mac(a, "x", int(L.weights[r, j])) for a, r in zip(accs, rows,
+                                                                             strict=True)]
+                macs = [mc for mc in macs if mc]
                 if not macs:
                     continue
-                code.append(f"    x = {src}[{j}];")
-                code += ["    " + m for m in macs]
-            for r in rows:
-                code.append("    {")
-                code += ["        " + s for s in _requant_lines(st, prefix, str(r),
-                                                                f"s{r - i0}", dst)]
-                code.append("    }")
-            code.append("}")
-        layer_code.append(code)
+                body.append(f"        x = {src}[{j}];")
+                body += ["        " + mc for mc in macs]
+                body.append("        " + keep)
+            for a, r in zip(accs, rows, strict=True):
+                body += ["        " + s for s in _fast_requant(st, r, a, dst)]
+            body.append("    }")
     out.append(f"void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])\n{{")
-    out.append(f"    {stages[0].in_type} a0[{P}_N_IN];")
-    for st in stages[:-1]:
-        out.append(f"    {st.out_type} a{st.k}[{P}_N_HIDDEN{st.k}];")
-    out.append(f"\n    for (int j = 0; j < {P}_N_IN; j++) {{")
-    out += ["        " + s for s in map_body]
-    out.append("    }")
-    for code in layer_code:
-        out.append("")
-        out += ["    " + s for s in code]
+    out += body
     out.append("}\n")
     return "\n".join(out)
 
