@@ -190,7 +190,7 @@ def _check(fw: Firmware) -> list[str]:
     for sym in reachable:
         kind = helper_kind(sym.name)
         if kind:
-            problems.append(f"{ROOT} calls `{sym.name}` ({kind}); the inference must use "
+            problems.append(f"{ROOT} reaches `{sym.name}` ({kind}); the inference must use "
                             "only 32-bit integer add/multiply/shift")  # fmt: skip
             continue
         for start, end in fw.code_ranges(sym):
