@@ -1,0 +1,90 @@
+"""`qnn build RUN`: export the C, build the Cortex-M0 firmware, report sizes and checks.
+
+The command fails (exit 1, "ok": false) when the firmware does not fit 32 kB flash / 16 kB
+RAM or when the inference is not integer-only ARMv6-M code (a libgcc helper, an instruction
+the M0 lacks)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from codegen.build import build_firmware
+from codegen.cgen import HEADER, SOURCE, generate_c
+from codegen.elfinfo import check_integer_only, size_report
+from qnn.commands._common import add_command
+from qnn.commands.export import add_variant_arg
+from qnn.fileio import atomic_write_text
+from qnn.run import load_int_model
+
+ELF = "qnn.elf"
+
+
+def default_out(run: str | Path) -> Path:
+    return Path(run) / "build"
+
+
+def _is_fresh(out: Path, files: dict[str, str]) -> bool:
+    """The ELF in `out` was built from exactly these sources (and after them)."""
+    elf = out / ELF
+    if not elf.is_file():
+        return False
+    for name, text in files.items():
+        p = out / name
+        try:
+            if p.read_text() != text or p.stat().st_mtime > elf.stat().st_mtime:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def build(run: str | Path, out: str | Path | None = None, variant: str = "compact",
+          reuse: bool = False) -> dict[str, Any]:
+    """Export + build + size report. With `reuse`, a fresh ELF already in `out` is kept."""
+    model = load_int_model(run)
+    out = Path(out) if out is not None else default_out(run)
+    files = generate_c(model, variant)  # refuses an overflowing model (QnnError)
+    reused = reuse and _is_fresh(out, files)
+    if not reused:
+        for name in (HEADER, SOURCE):
+            atomic_write_text(out / name, files[name])
+        build_firmware(out, out)
+    elf = out / ELF
+    report = size_report(elf)
+    problems = check_integer_only(elf)
+    ok = report.fits and not problems and not report.problems
+    return {
+        "ok": ok,
+        "run": str(run),
+        "variant": variant,
+        "elf": str(elf),
+        "reused": reused,
+        "sizes": model.sizes,
+        "macs": model.n_macs,
+        "size": report.to_dict(),
+        "integer_only": not problems,
+        "problems": sorted(set(problems) | set(report.problems)),
+        "report": report.render(),
+    }
+
+
+def _handler(args: argparse.Namespace) -> dict[str, Any]:
+    return build(args.run, args.out, args.variant)
+
+
+def _human(r: dict[str, Any]) -> str:
+    lines = [f"{r['elf']} ({r['variant']} variant)", r["report"]]
+    if not r["integer_only"]:
+        lines.append("integer-only check FAILED: " + "; ".join(r["problems"]))
+    return "\n".join(lines)
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = add_command(sub, "build", "export the C and build the Cortex-M0 firmware (size report)",
+                    _handler, _human)
+    p.add_argument("run", help="run folder (holds int_model.json)")
+    p.add_argument("--out", default=None, help="build folder (default: RUN/build)")
+    add_variant_arg(p)
+    return p
