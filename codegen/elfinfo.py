@@ -124,11 +124,12 @@ def size_report(elf: Path) -> SizeReport:
     )  # fmt: skip
 
 
-def check_integer_only(elf: Path) -> list[str]:
+def check_integer_only(elf: Path, root: str = ROOT) -> list[str]:
     """Problems that keep the linked inference from being integer-only ARMv6-M code
-    (an empty list means it is): runtime helpers reachable from qnn_predict or linked in at
-    all, and instructions a Cortex-M0 does not have in the code qnn_predict can reach."""
-    return _check(Firmware(elf))
+    (an empty list means it is): runtime helpers reachable from `root` (qnn_predict) or
+    linked in at all, and instructions a Cortex-M0 does not have in the code `root` can
+    reach (followed through BL/B targets and function pointers in literal pools)."""
+    return _check(Firmware(elf), root)
 
 
 # --- the integer-only check ---------------------------------------------------------------
@@ -180,17 +181,17 @@ def _literal_address(insn) -> int:
     return ((insn.address + 4) & ~3) + imm
 
 
-def _check(fw: Firmware) -> list[str]:
-    root = fw.symbols.get(ROOT)
+def _check(fw: Firmware, name: str = ROOT) -> list[str]:
+    root = fw.symbols.get(name)
     if root is None or not root.is_func:
-        return [f"no function `{ROOT}` in {fw.path.name}: the model C does not define it"]
+        return [f"no function `{name}` in {fw.path.name}: the model C does not define it"]
     problems = []
     reachable = _reachable(fw, root)
     reached = {s.name for s in reachable}
     for sym in reachable:
         kind = helper_kind(sym.name)
         if kind:
-            problems.append(f"{ROOT} reaches `{sym.name}` ({kind}); the inference must use "
+            problems.append(f"{name} reaches `{sym.name}` ({kind}); the inference must use "
                             "only 32-bit integer add/multiply/shift")  # fmt: skip
             continue
         for start, end in fw.code_ranges(sym):
