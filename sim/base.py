@@ -25,7 +25,7 @@ import numpy as np
 from qnn.errors import QnnError
 
 ADC_MAX = 65535
-CHUNK = 8192  # rows per vectorised step: keeps the [chunk, K, S] temporaries in cache
+CHUNK = 4096  # rows per vectorised step: keeps the [chunk, K, S] temporaries in cache
 
 
 class ForwardModel:
