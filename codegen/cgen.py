@@ -502,6 +502,7 @@ def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
             for a, r in zip(accs, rows, strict=True):
                 body += ["        " + s for s in _fast_requant(st, r, a, dst)]
             body.append("    }")
+    body.append("    (void)x;")
     out.append(f"void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])\n{{")
     out += body
     out.append("}\n")

@@ -1,0 +1,161 @@
+"""Generated C vs the numpy integer reference, compiled with the host gcc (fast, no ARM)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen.cgen import generate_c, write_c
+from qnn.errors import QnnError
+from qnn.intmodel import predict_int
+from qnn.testing import random_int_model
+
+HOST_MAIN = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "qnn_model.h"
+int main(void)
+{
+    uint16_t in[QNN_N_IN];
+    int16_t out[QNN_N_OUT];
+    while (fread(in, sizeof in, 1, stdin) == 1) {
+        qnn_predict(in, out);
+        fwrite(out, sizeof out, 1, stdout);
+    }
+    return 0;
+}
+"""
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc missing")
+
+CASES = [
+    # sizes, w_bits, a_bits, in_bits
+    ((6, 16, 16, 6), 8, 8, 12),
+    ((6, 16, 16, 6), 4, 8, 12),
+    ((6, 16, 16, 6), 2, 8, 12),
+    ((6, 8, 6), (2, 3), 5, 8),
+    ((6, 8, 6), (7, 6), 2, 16),
+    ((3, 5, 2), 7, 2, 16),
+    ((3, 5, 2), (5, 3), 3, 9),
+    ((6, 32, 16, 8, 6), (8, 5, 4, 2), 6, 10),
+    ((6, 32, 16, 8, 6), (3, 8, 6, 7), 4, 14),
+    ((1, 3, 1), 3, 3, 8),
+    ((9, 17, 3), (4, 8), 7, 11),
+]
+
+
+def _inputs(n_in: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 65536, (n, n_in))
+    x[0], x[1] = 0, 65535
+    # rows at and around each zero point's extremes, one input at a time
+    x[2 : 2 + n_in] = 0
+    x[2 : 2 + n_in][np.arange(n_in), np.arange(n_in)] = 65535
+    return x
+
+
+def _host_run(model, variant: str, folder: Path, x: np.ndarray) -> np.ndarray:
+    write_c(model, folder, variant)
+    (folder / "main.c").write_text(HOST_MAIN)
+    exe = folder / "a.out"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                    "-Wno-overlength-strings", f"-I{folder}", str(folder / "qnn_model.c"),
+                    str(folder / "main.c"), "-o", str(exe)], check=True)
+    r = subprocess.run([str(exe)], input=x.astype(np.uint16).tobytes(), capture_output=True,
+                       check=True)
+    return np.frombuffer(r.stdout, dtype=np.int16).reshape(-1, model.n_out)
+
+
+@needs_gcc
+@pytest.mark.parametrize("variant", ["compact", "fast"])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_bit_exact_host(tmp_path, variant, case):
+    sizes, wb, ab, ib = CASES[case]
+    model = random_int_model(sizes, wb, ab, ib, seed=100 + case)
+    x = _inputs(model.n_in, 3000, case)
+    y = _host_run(model, variant, tmp_path, x)
+    ref = predict_int(model, x)
+    assert y.shape == ref.shape
+    assert np.array_equal(y, ref), f"{int((y != ref).sum())} mismatches"
+    # the outputs must actually vary (a model that saturates everywhere proves little)
+    assert len(np.unique(ref)) > (1 if model.n_macs < 16 else 10)
+
+
+@needs_gcc
+def test_bit_exact_host_many_seeds(tmp_path):
+    """Random shapes and bit widths; both variants compiled into one run per model."""
+    rng = np.random.default_rng(7)
+    for k in range(8):
+        n_layers = int(rng.integers(1, 4))
+        sizes = tuple(int(s) for s in rng.integers(1, 20, n_layers + 1))
+        wb = tuple(int(b) for b in rng.integers(2, 9, n_layers))
+        model = random_int_model(sizes, wb, int(rng.integers(2, 9)), int(rng.integers(8, 17)),
+                                 seed=k)
+        x = _inputs(model.n_in, 500, k)
+        ref = predict_int(model, x)
+        for variant in ("compact", "fast"):
+            y = _host_run(model, variant, tmp_path / f"{k}{variant}", x)
+            assert np.array_equal(y, ref), (sizes, wb, variant)
+
+
+def test_uniform_multipliers_give_scalar_constants():
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12, seed=1)
+    layer = model.layers[1]
+    layer.multiplier[:] = layer.multiplier.min()
+    layer.shift[:] = layer.shift.max()
+    src = generate_c(model, "compact")["qnn_model.c"]
+    assert "qnn_l2_shift" not in src  # one shift for the whole layer
+    assert "qnn_l1_shift" in src  # random per-channel shifts stay a table
+
+
+def test_header_documents_units_and_api():
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12)
+    model.output_names[0], model.output_units[0], model.output_lsb[0] = "x", "mm", 0.001
+    h = generate_c(model, "compact")["qnn_model.h"]
+    assert "#define QNN_N_IN 6" in h and "#define QNN_N_OUT 6" in h
+    assert "out[0]: x, 1 LSB = 0.001 mm" in h
+    assert "void qnn_predict(const uint16_t in[QNN_N_IN], int16_t out[QNN_N_OUT]);" in h
+    for variant in ("compact", "fast"):
+        c = generate_c(model, variant)["qnn_model.c"]
+        assert "no 64-bit" in c  # the requantization comment
+        code = re.sub(r"/\*.*?\*/", "", c, flags=re.S)
+        assert not re.search(r"\b(float|double|int64_t|uint64_t|long long|malloc)\b", code)
+        assert "/" not in code and "%" not in code, "no division"
+
+
+def test_compact_packs_small_weights():
+    m8 = random_int_model((6, 16, 16, 6), 8, 8, 12)
+    m4 = random_int_model((6, 16, 16, 6), 4, 8, 12)
+    m2 = random_int_model((6, 16, 16, 6), 2, 8, 12)
+
+    def weight_bytes(m):
+        src = generate_c(m, "compact")["qnn_model.c"]
+        return sum(int(n) for n in re.findall(r"uint8_t qnn_l\d_weights\[(\d+)\]", src))
+
+    assert weight_bytes(m8) == 448
+    assert weight_bytes(m4) == 224
+    assert weight_bytes(m2) == 16 * 2 + 16 * 4 + 6 * 4  # rows padded to bytes
+
+
+def test_export_refuses_overflowing_model(tmp_path):
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12)
+    model.layers[1].multiplier[:] = 2**30  # acc * M cannot fit int32
+    with pytest.raises(QnnError, match="refusing to export"):
+        write_c(model, tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
+def test_bad_variant_and_prefix():
+    model = random_int_model((3, 5, 2))
+    with pytest.raises(QnnError, match="variant"):
+        generate_c(model, "tiny")
+    with pytest.raises(QnnError, match="prefix"):
+        generate_c(model, prefix="1x")
+    files = generate_c(model, prefix="net")
+    assert set(files) == {"net_model.h", "net_model.c"}
+    assert "void net_predict(" in files["net_model.h"]
