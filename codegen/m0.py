@@ -199,8 +199,8 @@ class M0:
         except UcError as e:
             if self.fault is None:
                 pc = self.uc.reg_read(UC_ARM_REG_PC)
-                what = _UC_ERRORS.get(e.errno, str(e))
-                self.fault = f"{what} at {self.fw.describe(pc)}"
+                cause = _UC_ERRORS.get(e.errno, str(e))
+                self.fault = f"{cause} at {self.fw.describe(pc)}"
         if self.fault:
             raise QnnError(f"{what}: {self.fault}; the firmware is broken, fix the C.")
         pc = self.uc.reg_read(UC_ARM_REG_PC)
