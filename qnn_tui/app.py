@@ -1,0 +1,246 @@
+"""The App: four tabs over one Session, global keys, message routing, autosave.
+
+The panes own their widgets and figures; the workers (qnn_tui.workers) own the long work;
+this module only wires them together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from qnn_tui import messages as msg
+from qnn_tui.code_pane import CodePane
+from qnn_tui.help import HelpScreen
+from qnn_tui.palette import system_commands
+from qnn_tui.quant_pane import QuantPane
+from qnn_tui.session import SUMMARY, Session
+from qnn_tui.sim_pane import SimPane
+from qnn_tui.train_pane import TrainPane
+from qnn_tui.workers import WorkersMixin
+
+TABS = {"sim": ("1 Simulator", SimPane), "train": ("2 Training", TrainPane),
+        "quant": ("3 Quantization", QuantPane), "code": ("4 Codegen", CodePane)}
+
+
+class QnnApp(WorkersMixin, App):
+    CSS_PATH = "app.tcss"
+    TITLE = "qnn-tui"
+    BINDINGS = [
+        Binding("1", "show_tab('sim')", "Sim", show=False),
+        Binding("2", "show_tab('train')", "Train", show=False),
+        Binding("3", "show_tab('quant')", "Quant", show=False),
+        Binding("4", "show_tab('code')", "Code", show=False),
+        Binding("question_mark", "help", "help"),
+        Binding("ctrl+s", "save", "save", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, project_dir: str | Path, warm_up: bool = True) -> None:
+        super().__init__()
+        self.project_dir = Path(project_dir)
+        self.session = Session.open(project_dir)
+        self.do_warm_up = warm_up
+        self.busy: dict[str, str] = {}
+        self.note = ""
+        self.mounted_at: float | None = None
+
+    # ---- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for tab_id, (title, cls) in TABS.items():
+                with TabPane(title, id=tab_id):
+                    yield cls(self.session, id=f"{tab_id}-pane")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.mounted_at = time.perf_counter()
+        self.sub_title = str(self.project_dir)
+        if self.session.warning:
+            self.notify(self.session.warning, severity="warning", title="project", timeout=10)
+        self.refresh_status()
+        self.call_after_refresh(self.focus_pane, "sim")
+        if self.do_warm_up:
+            self.warm_up()
+        if self.session.stale:
+            self.run_training("requantize")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from system_commands(self)
+
+    def pane(self, cls: type) -> Any:
+        return self.query_one(cls)
+
+    def focus_pane(self, tab_id: str) -> None:
+        from textual.widgets import DataTable
+
+        tables = self.query_one(f"#{tab_id}-pane").query(DataTable)
+        if tables:
+            tables.first().focus()
+
+    def refresh_panes(self) -> None:
+        for cls in (SimPane, TrainPane, QuantPane, CodePane):
+            self.pane(cls).refresh_all()
+
+    def refresh_status(self) -> None:
+        text = "ready"
+        if self.busy:
+            text = "[reverse] BUSY [/] " + "; ".join(self.busy.values())
+        if self.note:
+            text += f"  | {self.note}"
+        self.query_one("#status", Static).update(text)
+
+    # ---- actions --------------------------------------------------------------------------
+    def action_show_tab(self, tab_id: str) -> None:
+        self.query_one(TabbedContent).active = tab_id
+        self.focus_pane(tab_id)
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id:
+            self.call_after_refresh(self.focus_pane, event.pane.id)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def autosave(self) -> None:
+        try:
+            self.session.save()
+        except OSError as e:
+            self.notify(f"could not save the project: {e}", severity="error")
+
+    def action_save(self) -> None:
+        self.autosave()
+        self.notify(f"saved {self.session.paths['project']}", timeout=2)
+
+    async def action_quit(self) -> None:
+        self.autosave()
+        self.workers.cancel_all()
+        self.exit()
+
+    def action_generate(self) -> None:
+        self.generate_data()
+
+    def action_train(self) -> None:
+        self.pane(TrainPane).state = "running"
+        self.session.history = []
+        self.pane(TrainPane).refresh_plot()
+        self.run_training("train")
+
+    def action_pause(self) -> None:
+        p = self.pauser
+        if p is None:
+            self.notify("nothing is training.", timeout=2)
+            return
+        pane = self.pane(TrainPane)
+        if p.running.is_set():
+            p.running.clear()
+            pane.state = "paused"
+            self.note = "training paused (p resumes)"
+        else:
+            p.running.set()
+            pane.state = "running"
+            self.note = ""
+        self.refresh_status()
+
+    def action_stop(self) -> None:
+        if self.pauser is None:
+            self.notify("nothing is training.", timeout=2)
+            return
+        self.pauser.stop_requested = True
+        self.note = "stopping after this epoch..."
+        self.refresh_status()
+
+    def action_finetune(self) -> None:
+        self.session.history = []
+        self.run_training("finetune")
+
+    def action_build(self) -> None:
+        self.action_show_tab("code")
+        self.run_build()
+
+    def bits_changed(self) -> None:
+        s = self.session
+        s.stale = s.int_model is not None and not s.bits_match()
+        self.pane(QuantPane).refresh_all()
+        self.pane(CodePane).refresh_all()
+        if s.stale:
+            self.run_training("requantize")
+
+    # ---- messages from workers ------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        w = event.worker
+        if event.state == WorkerState.RUNNING and w.name != "warm-up":
+            self.busy[w.name] = w.name
+        elif event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.busy.pop(w.name, None)
+            if w.name == "training":
+                self.pane(TrainPane).state = "idle"
+            if not self.busy:
+                self.note = ""
+        self.refresh_status()
+
+    def on_status_changed(self, m: msg.StatusChanged) -> None:
+        self.note = m.text
+        self.refresh_status()
+
+    def on_dataset_ready(self, m: msg.DatasetReady) -> None:
+        self.note = ""
+        self.notify(f"dataset: {m.n:,} samples in {m.seconds:.1f} s", timeout=3)
+        self.pane(SimPane).refresh_data()
+
+    def on_train_progress(self, m: msg.TrainProgress) -> None:
+        p = m.progress
+        self.note = f"{p.phase} epoch {p.epoch}/{p.epochs}"
+        self.pane(TrainPane).progress(p)
+        self.refresh_status()
+
+    def on_train_done(self, m: msg.TrainDone) -> None:
+        s = self.session
+        s.result, s.int_model, s.metrics = m.result, m.result.int_model, m.metrics
+        s.stale = not s.bits_match()
+        s.build = None
+        (s.paths["build"] / SUMMARY).unlink(missing_ok=True)
+        if m.kind != "requantize":
+            s.history = [vars(p) for p in m.result.history]
+        self.refresh_panes()
+        mse = m.metrics["mse_int"]
+        if m.kind == "requantize":
+            self.note = f"re-quantized: val MSE int {mse:.4f} (f fine-tunes)"
+        elif m.kind == "finetune" and m.before:
+            self.notify(f"fine-tuned: val MSE int {m.before['mse_int']:.4f} -> {mse:.4f}",
+                        timeout=6)
+            self.pane(QuantPane).note = f"fine-tune: {m.before['mse_int']:.4f} -> {mse:.4f}"
+            self.pane(QuantPane).refresh_status()
+        else:
+            stopped = " (stopped early)" if m.result.stopped else ""
+            self.notify(f"trained{stopped}: val MSE int {mse:.4f}, float "
+                        f"{m.metrics['mse_float']:.4f}", timeout=6)
+        self.refresh_status()
+
+    def on_build_done(self, m: msg.BuildDone) -> None:
+        self.pane(CodePane).built(m.summary)
+        v = m.summary["verify"]
+        ok = v["ok"]
+        self.notify(f"build: {v['inference_flash']} B flash, {v['cycles']['mean']:.0f} cycles, "
+                    f"{'bit-exact' if ok else 'CHECK FAILED'}", severity="information" if ok
+                    else "error", timeout=6)
+
+    def on_work_failed(self, m: msg.WorkFailed) -> None:
+        self.note = ""
+        self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=10)
+        if m.what == "build":
+            self.pane(CodePane).show_error(m.error)
+        if m.what == "requantize":
+            self.session.stale = False
+        self.refresh_status()

@@ -1,0 +1,36 @@
+"""plotext figures rendered to rich Text (plotext keeps global state: call from the UI thread)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+
+def line_plot(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], width: int,
+              height: int, title: str = "", xlabel: str = "", ylabel: str = "",
+              theme: str = "simple") -> Text:
+    """One line per (label, xs, ys); empty series are skipped."""
+    import plotext as plt
+
+    f = plt.figure
+    f.clear()
+    f.plot_size(max(width, 20), max(height, 6))
+    f.theme(theme)
+    drawn = False
+    for label, xs, ys in series:
+        if len(xs) == 0:
+            continue
+        s = f.signal(list(map(float, xs)), list(map(float, ys)), marker="braille")
+        s.lines().label(label)
+        f.draw(s)
+        drawn = True
+    if not drawn:
+        return Text(f"{title}\n(nothing to plot yet)", style="dim")
+    if title:
+        f.title(title)
+    if xlabel:
+        f.label(xlabel, axis="x")
+    if ylabel:
+        f.label(ylabel, axis="y")
+    return Text.from_ansi(str(f.build()))

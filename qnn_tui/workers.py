@@ -1,0 +1,115 @@
+"""The long work, in thread workers that loop over the core's generators and post messages.
+
+A mixin of the App: each worker is exclusive in its group (a new one cancels the old one),
+honours cancellation between epochs, and turns every QnnError into a WorkFailed message.
+Only these threads import JAX (through qnn_tui.core's training functions)."""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+from textual import work
+from textual.worker import get_current_worker
+
+from qnn.errors import QnnError
+from qnn_tui.messages import (
+    BuildDone,
+    DatasetReady,
+    StatusChanged,
+    TrainDone,
+    TrainProgress,
+    WorkFailed,
+)
+
+
+class WorkersMixin:
+    """Needs `self.session` (qnn_tui.session.Session) and `self.post_message`."""
+
+    pauser = None  # core.Pauser of the running training, if any
+
+    def _fail(self, what: str, e: BaseException) -> None:
+        if isinstance(e, QnnError):
+            self.post_message(WorkFailed(what, str(e)))
+        else:  # a bug: keep the UI alive, show one line, keep the trace in the log
+            self.log.error(traceback.format_exc())
+            self.post_message(WorkFailed(what, f"internal error: {type(e).__name__}: {e}"))
+
+    @work(thread=True, exclusive=True, group="warmup", name="warm-up")
+    def warm_up(self) -> None:
+        """Import JAX in the background so the first training starts sooner."""
+        try:
+            import qnn.train  # noqa: F401
+        except Exception as e:  # noqa: BLE001
+            self._fail("loading JAX", e)
+
+    @work(thread=True, exclusive=True, group="data", name="generating data")
+    def generate_data(self) -> None:
+        from qnn_tui import core
+
+        s = self.session
+        t0 = time.perf_counter()
+        self.post_message(StatusChanged(f"generating {s.project.n:,} samples..."))
+        try:
+            s.dataset = core.generate_dataset(s.project, s.paths["dataset"])
+        except Exception as e:  # noqa: BLE001
+            self._fail("generating data", e)
+            return
+        self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0))
+
+    @work(thread=True, exclusive=True, group="train", name="training")
+    def run_training(self, kind: str = "train") -> None:
+        """kind: "train" (all phases), "finetune" (qat + int from the last result) or
+        "requantize" (no epochs: the last result at the new bit widths)."""
+        from qnn_tui import core
+
+        s = self.session
+        worker = get_current_worker()
+        self.pauser = pauser = core.Pauser(lambda: worker.is_cancelled)
+        try:
+            if s.dataset is None:
+                s.dataset = core.load_dataset(s.paths["dataset"])
+            cfg = s.project.train_config()
+            init = None
+            if kind != "train":
+                if s.result is None:
+                    if s.int_model is None:
+                        raise QnnError("no trained model yet; train first (key t, pane 2).")
+                    s.result = core.result_from_run(s.paths["run"])
+                init = s.result
+            if kind == "requantize":
+                cfg.epochs_finetune, cfg.epochs_int = 0, 0
+            before = s.metrics
+            self.post_message(StatusChanged(f"{kind}: starting (JAX compiles first)..."))
+            for event in core.training(s.dataset, cfg, pauser.check, init=init):
+                if isinstance(event, tuple):
+                    result, val_ds = event
+                    if worker.is_cancelled:
+                        return
+                    metrics = core.finish(result, val_ds, s.dataset, s.paths["run"],
+                                          s.paths["dataset"])
+                    self.post_message(TrainDone(kind, result, metrics, before))
+                else:
+                    self.post_message(TrainProgress(event))
+        except Exception as e:  # noqa: BLE001
+            self._fail(kind, e)
+        finally:
+            self.pauser = None
+
+    @work(thread=True, exclusive=True, group="build", name="building")
+    def run_build(self) -> None:
+        from qnn_tui import core
+
+        s = self.session
+        self.post_message(StatusChanged("building with arm-none-eabi-gcc, then emulating..."))
+        try:
+            if s.int_model is None:
+                raise QnnError("no trained model yet; train first (key t, pane 2).")
+            if s.stale:
+                raise QnnError("the bit widths changed since the model was made; fine-tune "
+                               "(key f, pane 3) first.")
+            summary = core.build_and_verify(s.paths["run"], s.paths["build"], s.project.variant)
+        except Exception as e:  # noqa: BLE001
+            self._fail("build", e)
+            return
+        self.post_message(BuildDone(summary))
