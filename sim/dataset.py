@@ -201,14 +201,14 @@ def _read_csv(path: Path) -> dict[str, Any]:
         raise QnnError(f"{path}: header column {bad[0].strip()!r} is not `x:NAME` or `y:NAME`; "
                        "name readings x:NAME and targets y:NAME[unit].")
     kinds = np.array([m["kind"] for m in cols])
-    try:
-        data = np.loadtxt(io.StringIO("\n".join(lines[1:])), delimiter=",", ndmin=2,
-                          dtype=np.float64)
-    except ValueError as e:
-        raise QnnError(f"{path}: a row is not {len(cols)} numbers ({e}); "
-                       "fix or remove that row.") from None
-    if data.size == 0:
-        data = np.zeros((0, len(cols)))
+    data = np.zeros((0, len(cols)))
+    if len(lines) > 1:
+        try:
+            data = np.loadtxt(io.StringIO("\n".join(lines[1:])), delimiter=",", ndmin=2,
+                              dtype=np.float64)
+        except ValueError as e:
+            raise QnnError(f"{path}: a row is not {len(cols)} numbers ({e}); "
+                           "fix or remove that row.") from None
     if data.shape[1] != len(cols):
         raise QnnError(f"{path}: rows have {data.shape[1]} values but the header names "
                        f"{len(cols)} columns; make them agree.")
