@@ -1,0 +1,132 @@
+"""The generated C on the emulated Cortex-M0: `qnn verify` bit-exact, budgets, CLI paths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qnn.cli import main
+from qnn.commands.build import build
+from qnn.commands.verify import verify
+from qnn.testing import random_int_model
+
+DEFAULT = ((6, 16, 16, 6), 8, 8, 12)
+
+
+def _run_folder(tmp_path, sizes=DEFAULT[0], w_bits=DEFAULT[1], a_bits=8, in_bits=12, seed=0):
+    run = tmp_path / "run"
+    run.mkdir()
+    random_int_model(sizes, w_bits, a_bits, in_bits, seed=seed).save(run / "int_model.json")
+    return run
+
+
+@pytest.fixture(scope="module")
+def dataset_file(tmp_path_factory):
+    from sim.dataset import generate, save_dataset
+
+    path = tmp_path_factory.mktemp("data") / "magnet6.npz"
+    save_dataset(generate("magnet6", n=10_000, seed=3), path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["compact", "fast"])
+def test_verify_dataset_bit_exact(tmp_path, arm_toolchain, dataset_file, variant):
+    run = _run_folder(tmp_path)
+    r = verify(run, dataset_file, 2000, variant=variant)
+    assert r["dataset_rows"] == 10_000 and r["random_rows"] == 2000
+    assert r["mismatches"] == 0 and r["ok"], r["first_mismatch"]
+    assert r["peak_stack"] <= (96 if variant == "fast" else 128)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sizes,w_bits", [
+    ((6, 16, 16, 6), 2),
+    ((6, 16, 16, 6), 4),
+    ((6, 8, 6), (2, 8)),
+    ((3, 5, 2), 4),
+    ((6, 32, 16, 8, 6), (8, 4, 2, 8)),
+])
+def test_verify_random_bit_exact(tmp_path, arm_toolchain, sizes, w_bits):
+    run = _run_folder(tmp_path, sizes, w_bits, a_bits=6, in_bits=10, seed=5)
+    for variant in ("compact", "fast"):
+        r = verify(run, None, 3000, variant=variant, out=tmp_path / variant)
+        assert r["inferences"] == 3000
+        assert r["mismatches"] == 0 and r["ok"], (variant, r["first_mismatch"])
+
+
+def test_fast_budget_and_integer_only(tmp_path, arm_toolchain):
+    run = _run_folder(tmp_path)
+    r = verify(run, None, 300, variant="fast")
+    assert r["ok"] and r["mismatches"] == 0
+    assert r["cycles"]["max"] <= 2500
+    assert r["peak_stack"] <= 96
+    b = build(run, variant="fast", reuse=True)
+    assert b["reused"] and b["integer_only"] and not b["problems"]
+    assert b["size"]["inference_flash"] < 6000
+
+
+@pytest.mark.xfail(strict=True, reason="compact measures ~5300 cycles, ~1330 B flash, "
+                   "112 B stack; the target is 4000 cycles, 1000 B, 96 B (not reached yet)")
+def test_compact_budget(tmp_path, arm_toolchain):
+    run = _run_folder(tmp_path)
+    r = verify(run, None, 300, variant="compact")
+    assert r["ok"]
+    assert r["peak_stack"] <= 96
+    assert r["cycles"]["max"] <= 4000
+    assert r["inference_flash"] <= 1000
+
+
+def test_compact_is_integer_only_and_small(tmp_path, arm_toolchain):
+    run = _run_folder(tmp_path)
+    b = build(run, variant="compact")
+    assert b["ok"] and b["integer_only"]
+    names = {s["name"] for s in b["size"]["symbols"]}
+    assert not any(n.startswith("__aeabi") or n.startswith("__") and "div" in n for n in names)
+    assert b["size"]["inference_flash"] < 1500
+
+
+def test_cli_build_and_export(tmp_path, arm_toolchain, capsys):
+    run = _run_folder(tmp_path, (3, 5, 2), 4)
+    assert main(["export", str(run), "--out", str(tmp_path / "c"), "--variant", "fast"]) == 0
+    assert (tmp_path / "c" / "qnn_model.c").is_file()
+    assert "wrote" in capsys.readouterr().out
+    assert main(["build", str(run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] and out["integer_only"] and out["size"]["inference_flash"] > 0
+    assert (run / "build" / "qnn.elf").is_file()
+
+
+def test_cli_corrupt_run_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "int_model.json").write_text("{not json")
+    for cmd in (["export", str(run), "--out", str(tmp_path / "c")], ["build", str(run)],
+                ["verify", str(run)]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "int_model.json" in err, err
+    assert main(["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "c")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_cli_refuses_overflowing_model(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12)
+    model.layers[0].multiplier[:] = 2**30
+    model.save(run / "int_model.json")
+    assert main(["export", str(run), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "refusing to export" in err and err.count("\n") == 0
+    assert not (tmp_path / "c").exists()
+
+
+def test_random_inputs_cover_extremes():
+    from qnn.commands.verify import random_inputs
+
+    x = random_inputs(100, 6)
+    assert (x[0] == 0).all() and (x[1] == 65535).all()
+    assert x.min() >= 0 and x.max() <= 65535 and len(np.unique(x)) > 300
