@@ -54,11 +54,11 @@ def init_params(key: jax.Array, spec: NetSpec) -> list[dict[str, jax.Array]]:
         key, sub = jax.random.split(key)
         layer = {
             "w": jax.random.normal(sub, (n_out, n_in)) * jnp.sqrt(2.0 / n_in),
-            "b": jnp.zeros(n_out),
-            "sw": jnp.full(n_out, 0.01),
+            "b": jnp.zeros(n_out, jnp.float32),  # explicit dtypes: no weak types, no retrace
+            "sw": jnp.full(n_out, 0.01, jnp.float32),
         }
         if k < spec.n_layers - 1:
-            layer["sa"] = jnp.array(0.1)
+            layer["sa"] = jnp.array(0.1, jnp.float32)
         params.append(layer)
     return params
 
@@ -174,8 +174,8 @@ def make_consts(stats) -> dict[str, jax.Array]:
         "zp": jnp.asarray(im.zero_point, jnp.int32),
         "im_m": jnp.asarray(im.multiplier, jnp.int32),
         "im_n": jnp.asarray(im.shift, jnp.int32),
-        "in_lo": im.lo,
-        "in_hi": im.hi,
+        "in_lo": jnp.int32(im.lo),
+        "in_hi": jnp.int32(im.hi),
     }
 
 

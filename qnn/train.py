@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,11 @@ from qnn.stats import DataStats, compute_stats
 from qnn.steps import init_steps
 
 PHASES = ("float", "qat", "int")
+
+# Compiles dominate short runs; keep them across processes (CLI, tests, the workbench).
+jax.config.update("jax_compilation_cache_dir", os.environ.get(
+    "QNN_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "qnn-tui", "jax")))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 
 
 @dataclass
@@ -72,48 +79,56 @@ def _loss_fn(phase: str, spec: net.NetSpec, consts):
     return loss
 
 
-def _epoch_fn(phase: str, spec, consts, opt, batch_size: int):
-    loss = _loss_fn(phase, spec, consts)
+def _optimizer(lr: float, steps: int) -> optax.GradientTransformation:
+    return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.05))
+
+
+@functools.lru_cache(maxsize=64)
+def _epoch_fn(phase: str, spec: net.NetSpec, batch_size: int, lr: float, steps: int):
+    """One jitted epoch (a lax.scan over shuffled batches), cached per configuration so a
+    fine-tune or a second run in the same process compiles nothing; the data-derived
+    constants are an argument, not baked in, so the persistent compile cache hits too."""
+    opt = _optimizer(lr, steps)
     frozen = phase == "int"
 
     def step(carry, batch):
-        params, opt_state = carry
-        value, grads = jax.value_and_grad(loss)(params, *batch)
+        params, opt_state, consts = carry
+        value, grads = jax.value_and_grad(_loss_fn(phase, spec, consts))(params, *batch)
         if frozen:  # the dyadic multipliers depend on the steps: keep them fixed
             grads = [{k: (jnp.zeros_like(g) if k in ("sw", "sa") else g) for k, g in layer.items()}
                      for layer in grads]
         updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value
+        return (optax.apply_updates(params, updates), opt_state, consts), value
 
     @jax.jit
-    def epoch(params, opt_state, key, a0, x_u16, yn):
+    def epoch(params, opt_state, key, consts, a0, x_u16, yn):
         n_batches = a0.shape[0] // batch_size
         perm = jax.random.permutation(key, a0.shape[0])[: n_batches * batch_size]
         batches = tuple(v[perm].reshape(n_batches, batch_size, -1) for v in (a0, x_u16, yn))
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), batches)
+        (params, opt_state, _), losses = jax.lax.scan(step, (params, opt_state, consts), batches)
         return params, opt_state, jnp.mean(losses)
 
-    return epoch
+    return opt, epoch
 
 
-def _eval_fns(spec, consts):
-    def mse(pred, yn):
-        return jnp.mean((pred - yn) ** 2)
+def _mse(pred, yn):
+    return jnp.mean((pred - yn) ** 2)
 
-    @jax.jit
-    def val_float(params, a0, yn):
-        return mse(net.float_forward(params, a0, spec), yn)
 
-    @jax.jit
-    def val_fq(params, a0, yn):
-        return mse(net.fq_forward(params, a0, spec, consts), yn)
+@functools.partial(jax.jit, static_argnums=(1,))
+def _val_float(params, spec, consts, a0, x_u16, yn):
+    return _mse(net.float_forward(params, a0, spec), yn)
 
-    @jax.jit
-    def val_int(params, x_u16, yn):
-        ip = net.to_int_params(params, spec, consts)
-        return mse(net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts), yn)
 
-    return val_float, val_fq, val_int
+@functools.partial(jax.jit, static_argnums=(1,))
+def _val_fq(params, spec, consts, a0, x_u16, yn):
+    return _mse(net.fq_forward(params, a0, spec, consts), yn)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _val_int(params, spec, consts, a0, x_u16, yn):
+    ip = net.to_int_params(params, spec, consts)
+    return _mse(net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts), yn)
 
 
 def train(
@@ -157,7 +172,6 @@ def train(
         float_params = init.float_params
         plan = [("qat", cfg.epochs_finetune), ("int", cfg.epochs_int)]
     total = sum(e for _, e in plan)
-    val_float, val_fq, val_int = _eval_fns(spec, consts)
     batch = min(cfg.batch_size, train_data[0].shape[0])
     history: list[Progress] = []
     epoch_no, stopped = 0, False
@@ -169,26 +183,24 @@ def train(
             params = init_steps(params, train_data[0][:4096], spec)
         lr = {"float": cfg.lr, "qat": cfg.lr / 3, "int": cfg.lr / 10}[phase]
         steps = n_epochs * (train_data[0].shape[0] // batch)
-        opt = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.05))
+        opt, run_epoch = _epoch_fn(phase, spec, batch, lr, steps)
         opt_state = opt.init(params)
-        run_epoch = _epoch_fn(phase, spec, consts, opt, batch)
         for _ in range(n_epochs):
             if stop():
                 stopped = True
                 break
             t0 = time.perf_counter()
             key, sub = jax.random.split(key)
-            params, opt_state, loss = run_epoch(params, opt_state, sub, *train_data)
+            params, opt_state, loss = run_epoch(params, opt_state, sub, consts, *train_data)
             loss = float(loss)
             dt = time.perf_counter() - t0
             epoch_no += 1
-            a0v, xv, ynv = val_data
             quantized = phase != "float"
             p = Progress(
                 phase, epoch_no, total, loss,
-                float(val_float(params, a0v, ynv)),
-                float(val_fq(params, a0v, ynv)) if quantized else None,
-                float(val_int(params, xv, ynv)) if quantized else None,
+                float(_val_float(params, spec, consts, *val_data)),
+                float(_val_fq(params, spec, consts, *val_data)) if quantized else None,
+                float(_val_int(params, spec, consts, *val_data)) if quantized else None,
                 train_data[0].shape[0] / dt, time.perf_counter() - t_start,
             )
             history.append(p)
