@@ -82,11 +82,10 @@ class QnnApp(WorkersMixin, App):
         return self.query_one(cls)
 
     def focus_pane(self, tab_id: str) -> None:
-        from textual.widgets import DataTable
-
-        tables = self.query_one(f"#{tab_id}-pane").query(DataTable)
-        if tables:
-            tables.first().focus()
+        pane = self.query_one(f"#{tab_id}-pane")
+        focusable = [w for w in pane.query("*") if w.focusable]
+        if focusable:
+            focusable[0].focus()
 
     def refresh_panes(self) -> None:
         for cls in (SimPane, TrainPane, QuantPane, CodePane):

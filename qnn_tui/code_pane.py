@@ -92,6 +92,7 @@ class CodePane(Vertical):
 
     def action_show(self, which: str) -> None:
         self.query_one(ContentSwitcher).current = which
+        self.query_one(f"#{which}").focus()
 
     def refresh_all(self) -> None:
         s = self.session

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Static
 from qnn.project import step_bits
 from qnn_tui.figures import layer_detail, layer_rows, total_flash
 
-COLUMNS = ("layer", "shape", "w", "a", "w step", "a step", "M", "shift", "worst acc",
-           "headroom", "flash B")
+COLUMNS = ("layer", "shape", "w", "a", "headroom", "worst acc", "flash B", "M", "shift",
+           "w step", "a step")
 
 
 class QuantPane(Vertical):
@@ -63,8 +63,8 @@ class QuantPane(Vertical):
             if k < len(rows) and not s.stale:
                 r = rows[k]
                 head = f"{r.headroom_bits:.1f} b" + ("" if r.ok else " OVERFLOW")
-                t.add_row(r.name, r.shape, wcell, acell, r.w_step, r.a_step, r.multiplier,
-                          r.shift, f"{r.worst_acc:,}", head, str(r.flash_bytes))
+                t.add_row(r.name, r.shape, wcell, acell, head, f"{r.worst_acc:,}",
+                          str(r.flash_bytes), r.multiplier, r.shift, r.w_step, r.a_step)
             else:
                 name = "output" if last else f"hidden {k + 1}"
                 t.add_row(name, "", wcell, acell, *("..." for _ in range(7)))
