@@ -62,6 +62,7 @@ class TrainResult:
     history: list[Progress] = field(default_factory=list)
     stopped: bool = False
     seconds: float = 0.0
+    best_epoch: int = 0  # the epoch whose integer model was kept
 
 
 def _loss_fn(phase: str, spec: net.NetSpec, consts):
@@ -175,13 +176,14 @@ def train(
     batch = min(cfg.batch_size, train_data[0].shape[0])
     history: list[Progress] = []
     epoch_no, stopped = 0, False
+    best: tuple[float, int, object] | None = None  # (val_int, epoch, params)
     for phase, n_epochs in plan:
         if n_epochs == 0 or stopped:
             continue
         if phase == "qat" and init is None:
             float_params = net.params_to_numpy(params)
             params = init_steps(params, train_data[0][:4096], spec)
-        lr = {"float": cfg.lr, "qat": cfg.lr / 3, "int": cfg.lr / 10}[phase]
+        lr = {"float": cfg.lr, "qat": cfg.lr / 3, "int": cfg.lr / 30}[phase]
         steps = n_epochs * (train_data[0].shape[0] // batch)
         opt, run_epoch = _epoch_fn(phase, spec, batch, lr, steps)
         opt_state = opt.init(params)
@@ -204,10 +206,17 @@ def train(
                 train_data[0].shape[0] / dt, time.perf_counter() - t_start,
             )
             history.append(p)
+            # Low-bit weights oscillate across rounding boundaries from epoch to epoch; keep
+            # the integer model that validated best (it is exported exactly as evaluated).
+            if p.val_int is not None and (best is None or p.val_int < best[0]):
+                best = (p.val_int, epoch_no, params)
             yield p
     if float_params is None:  # stopped during the float phase: quantize what we have
         float_params = net.params_to_numpy(params)
         params = init_steps(params, train_data[0][:4096], spec)
+    best_epoch = epoch_no
+    if best is not None:
+        _, best_epoch, params = best
     int_model = int_model_from_params(params, spec, stats, consts, names or {}, cfg)
     yield TrainResult(cfg, spec, stats, net.params_to_numpy(params), float_params, int_model,
-                      history, stopped, time.perf_counter() - t_start)
+                      history, stopped, time.perf_counter() - t_start, best_epoch)
