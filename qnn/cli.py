@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
 
@@ -48,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"qnn {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    if getattr(args, "json", False):
-        print(json.dumps(result, indent=1))
-    else:
-        print(args.human(result))
+    try:
+        print(json.dumps(result, indent=1) if getattr(args, "json", False) else args.human(result))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `qnn ... | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
     return 1 if isinstance(result, dict) and result.get("ok") is False else 0
 
 
