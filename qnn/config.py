@@ -23,8 +23,8 @@ class TrainConfig:
     a_bits: int | tuple[int, ...] = 8  # one for all hidden layers, or one per hidden layer
     in_bits: int = 12  # signed bits of the mapped uint16 inputs
     epochs_float: int = 60
-    epochs_qat: int = 40
-    epochs_int: int = 15
+    epochs_qat: int = 100
+    epochs_int: int = 30
     epochs_finetune: int = 15  # qat epochs of a fine-tune after a bit-width change
     batch_size: int = 128
     lr: float = 3e-3

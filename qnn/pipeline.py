@@ -30,6 +30,15 @@ def train_result(ds: Any, cfg: TrainConfig, *, on_progress: Callable[[Progress],
     from sim.dataset import split
 
     cfg.validate()
+    if cfg.out_lsb is not None and len(cfg.out_lsb) != ds.n_out:
+        raise QnnError(f"--out-lsb gives {len(cfg.out_lsb)} units for {ds.n_out} outputs.")
+    if cfg.out_lsb is not None:
+        peak = np.abs(ds.y).max(axis=0) / np.asarray(cfg.out_lsb)
+        if np.any(peak > 32767):
+            i = int(np.argmax(peak))
+            raise QnnError(f"--out-lsb {cfg.out_lsb[i]:g} is too fine for output "
+                           f"{ds.output_names[i]} (|y| up to {np.abs(ds.y[:, i]).max():g} needs "
+                           f">= {np.abs(ds.y[:, i]).max() / 32767:.3g} per LSB in int16).")
     train_ds, val_ds = split(ds, cfg.val_fraction, seed=cfg.seed)
     if train_ds.n < 2 or val_ds.n < 1:
         raise QnnError(f"the dataset has {ds.n} rows: too few to train; generate more.")

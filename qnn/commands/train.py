@@ -23,6 +23,17 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected comma-separated numbers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not values or any(not v > 0 or v == float("inf") for v in values):
+        raise argparse.ArgumentTypeError("output LSBs must be positive, finite numbers")
+    return values
+
+
 def add_parser(sub: Any) -> None:
     d = TrainConfig()
     p = add_command(sub, "train", "train a quantized network on a dataset", run, human)
@@ -41,6 +52,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the float phase")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    p.add_argument("--out-lsb", type=float_list, default=None, metavar="U,U,...",
+                   help="physical value of one int16 output LSB, one per output "
+                   "(default: a 1/2/5 x 10^k unit chosen from the data range)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr")
 
 
@@ -52,7 +66,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = TrainConfig(hidden=tuple(args.hidden), w_bits=_one_or_many(args.wbits),
                       a_bits=_one_or_many(args.abits), in_bits=args.in_bits,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      val_fraction=args.val_fraction)
+                      val_fraction=args.val_fraction, out_lsb=args.out_lsb)
     if args.epochs is not None:
         if len(args.epochs) != 3:
             raise QnnError("--epochs takes three numbers: float,qat,int (e.g. 60,40,15).")
