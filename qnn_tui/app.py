@@ -52,6 +52,7 @@ class QnnApp(WorkersMixin, App):
         self.busy: dict[str, str] = {}
         self.note = ""
         self.mounted_at: float | None = None
+        self.tab_switched_at = 0.0
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -95,12 +96,15 @@ class QnnApp(WorkersMixin, App):
         text = "ready"
         if self.busy:
             text = "[reverse] BUSY [/] " + "; ".join(self.busy.values())
-        if self.note:
+        if self.pauser is not None and not self.pauser.running.is_set():
+            text += "  | PAUSED (p resumes, x stops)"
+        elif self.note:
             text += f"  | {self.note}"
         self.query_one("#status", Static).update(text)
 
     # ---- actions --------------------------------------------------------------------------
     def action_show_tab(self, tab_id: str) -> None:
+        self.tab_switched_at = time.perf_counter()  # for the latency test
         self.query_one(TabbedContent).active = tab_id
         self.focus_pane(tab_id)
 
@@ -145,11 +149,9 @@ class QnnApp(WorkersMixin, App):
         if p.running.is_set():
             p.running.clear()
             pane.state = "paused"
-            self.note = "training paused (p resumes)"
         else:
             p.running.set()
             pane.state = "running"
-            self.note = ""
         self.refresh_status()
 
     def action_stop(self) -> None:

@@ -110,16 +110,19 @@ def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path) -> dict[str
 def result_from_run(run: Path) -> Any:
     """Rebuild the TrainResult of a saved run folder (to fine-tune after a reopen)."""
     from qnn.config import TrainConfig
-    from qnn.run import CONFIG, PARAMS, load_int_model, load_json, load_params
+    from qnn.run import CONFIG, HISTORY, PARAMS, load_int_model, load_json, load_params
     from qnn.stats import DataStats
-    from qnn.train import TrainResult
+    from qnn.train import Progress, TrainResult
 
     model = load_int_model(run)
     cfg = TrainConfig.from_json(load_json(run, CONFIG)["train"])
     spec = cfg.spec(model.n_in, model.n_out)
     stats = DataStats(model.input_map, np.asarray(model.meta["y_mean"]),
                       np.asarray(model.meta["y_std"]), np.asarray(model.output_lsb))
-    return TrainResult(cfg, spec, stats, load_params(run, PARAMS), load_params(run), model)
+    history = [Progress(**h) for h in load_json(run, HISTORY)] if (run / HISTORY).is_file() \
+        else []
+    return TrainResult(cfg, spec, stats, load_params(run, PARAMS), load_params(run), model,
+                       history)
 
 
 def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300

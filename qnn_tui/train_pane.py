@@ -69,6 +69,8 @@ class TrainPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#train-rmse", DataTable).add_columns("output", "RMSE int", "RMSE float")
+        self.dirty = False
+        self.set_interval(0.25, self._redraw)
         self.refresh_all()
 
     def refresh_all(self) -> None:
@@ -119,9 +121,15 @@ class TrainPane(Vertical):
             line_plot(series, w, 14, "validation loss (normalised MSE)", "epoch"))
 
     def progress(self, p: Any) -> None:
+        """Many epochs a second can arrive: redraw at most ~4 times a second."""
         self.session.history.append(p)
-        self.show_status(p)
-        self.refresh_plot()
+        self.dirty = True
+
+    def _redraw(self) -> None:
+        if self.dirty and self.session.history:
+            self.dirty = False
+            self.show_status(self.session.history[-1])
+            self.refresh_plot()
 
     def on_field_table_changed(self, event: FieldTable.Changed) -> None:
         self.app.autosave()

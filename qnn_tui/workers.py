@@ -86,6 +86,8 @@ class WorkersMixin:
                     result, val_ds = event
                     if worker.is_cancelled:
                         return
+                    if kind == "requantize":  # no epochs: keep the curves of the last run
+                        result.history = list(init.history)
                     metrics = core.finish(result, val_ds, s.dataset, s.paths["run"],
                                           s.paths["dataset"])
                     self.post_message(TrainDone(kind, result, metrics, before))

@@ -1,0 +1,29 @@
+"""The core is Textual-free, and the app does not load JAX before its first paint."""
+
+import subprocess
+import sys
+
+CORE = ["qnn", "qnn.project", "qnn.pipeline", "qnn.train", "qnn.overflow", "qnn.cli", "sim",
+        "sim.dataset", "sim.identify", "codegen", "codegen.cgen", "codegen.build",
+        "codegen.elfinfo", "codegen.m0", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures"]
+
+
+def _loaded(modules: list[str]) -> set[str]:
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_no_textual():
+    loaded = _loaded(CORE)
+    assert "qnn" in loaded and "codegen" in loaded
+    assert "textual" not in loaded
+
+
+def test_app_import_does_not_load_jax():
+    loaded = _loaded(["qnn_tui.app", "qnn_tui.__main__"])
+    assert "textual" in loaded
+    assert "jax" not in loaded
