@@ -32,7 +32,7 @@ TABS = {"sim": ("1 Simulator", SimPane), "train": ("2 Training", TrainPane),
 
 
 class QnnApp(WorkersMixin, App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qnn-tui"
     BINDINGS = [
         Binding("1", "show_tab('sim')", "Sim", show=False),
@@ -53,6 +53,7 @@ class QnnApp(WorkersMixin, App):
         self.note = ""
         self.mounted_at: float | None = None
         self.tab_switched_at = 0.0
+        self.painted = False  # plots wait for the first frame (plotext takes ~0.3 s to load)
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -74,6 +75,11 @@ class QnnApp(WorkersMixin, App):
             self.warm_up()
         if self.session.stale:
             self.run_training("requantize")
+
+    def on_ready(self) -> None:
+        self.painted = True
+        self.pane(SimPane).refresh_plot()
+        self.pane(TrainPane).refresh_plot()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -176,6 +176,16 @@ class SimPane(Vertical):
         self.refresh_plot()
 
     def refresh_plot(self) -> None:
+        """Redraw after the next refresh, once however often asked (plotext is slow to import
+        and to draw: the first frame does not wait for it)."""
+        if not getattr(self.app, "painted", True):
+            return  # the app draws the plots after its first frame (on_ready)
+        if not getattr(self, "_plot_pending", False):
+            self._plot_pending = True
+            self.set_timer(0.01, self._draw_plot)
+
+    def _draw_plot(self) -> None:
+        self._plot_pending = False
         p = self.session.project
         model = core.sim_model(p)[0]
         i = min(self.query_one(PoseTable).cursor_row, model.n_out - 1)

@@ -110,6 +110,16 @@ class TrainPane(Vertical):
                       f"{f['rmse']:.4g}" if f else "-")
 
     def refresh_plot(self) -> None:
+        """Redraw after the next refresh, once however often asked (plotext is slow to import
+        and to draw: the first frame does not wait for it)."""
+        if not getattr(self.app, "painted", True):
+            return  # the app draws the plots after its first frame (on_ready)
+        if not getattr(self, "_plot_pending", False):
+            self._plot_pending = True
+            self.set_timer(0.01, self._draw_plot)
+
+    def _draw_plot(self) -> None:
+        self._plot_pending = False
         h = self.session.history
         series = []
         for key, label in (("val_float", "float"), ("val_fq", "fake-quant"),
