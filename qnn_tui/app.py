@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from qnn.errors import QnnError
 from qnn_tui import messages as msg
 from qnn_tui.code_pane import CodePane
 from qnn_tui.help import HelpScreen
@@ -183,6 +184,13 @@ class QnnApp(WorkersMixin, App):
         self.pane(CodePane).refresh_all()
         if s.stale:
             self.run_training("requantize")
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A QnnError raised in a handler is the user's to fix: a notification, not a crash."""
+        if isinstance(error, QnnError):
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        super()._handle_exception(error)
 
     # ---- messages from workers ------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -81,6 +81,7 @@ class CodePane(Vertical):
                 yield Static(id="code-report")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh_code())
         self.refresh_all()
 
     def action_variant(self) -> None:

@@ -59,6 +59,19 @@ def generate_dataset(project: Project, path: Path) -> Any:
     return ds
 
 
+def dataset_matches(ds: Any, project: Project) -> bool:
+    """Was `ds` generated with the project's current simulator settings?"""
+    meta = ds.meta or {}
+    try:
+        model, params = sim_model(project)
+        low, high = model.pose_range(project.pose_low, project.pose_high)
+    except QnnError:
+        return False
+    return (meta.get("model") == project.model and meta.get("n") == project.n
+            and meta.get("seed") == project.seed and meta.get("params") == params
+            and meta.get("pose_low") == low.tolist() and meta.get("pose_high") == high.tolist())
+
+
 def load_dataset(path: Path) -> Any:
     from sim.dataset import load_dataset as load
 

@@ -151,7 +151,9 @@ class SimPane(Vertical):
         s = self.session
         ds = s.dataset
         path = s.paths["dataset"]
-        if ds is not None:
+        if ds is not None and not core.dataset_matches(ds, s.project):
+            text = f"dataset: {ds.n:,} samples made with other settings: press g to regenerate"
+        elif ds is not None:
             text = f"dataset: {ds.n:,} samples in {path.name} (g: regenerate)"
         elif path.is_file():
             text = f"dataset: {path.name} on disk (g: regenerate)"

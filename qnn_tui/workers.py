@@ -77,6 +77,9 @@ class WorkersMixin:
                         raise QnnError("no trained model yet; train first (key t, pane 2).")
                     s.result = core.result_from_run(s.paths["run"])
                 init = s.result
+                if list(init.spec.sizes[1:-1]) != list(s.project.hidden):
+                    raise QnnError("the hidden sizes changed since the last training; train "
+                                   "again (key t in pane 2).")
             if kind == "requantize":
                 cfg.epochs_finetune, cfg.epochs_int = 0, 0
             before = s.metrics
