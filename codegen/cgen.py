@@ -2,9 +2,10 @@
 
 Two variants compute exactly `qnn.intmodel.predict_int`:
 
-- "compact": weights in flash as offset-binary bytes (w + 2^(b-1); two 4-bit or four 2-bit
-  fields per byte below 5 bits), one shared dot-product kernel per row layout, tables for the
-  per-channel constants. Smallest flash.
+- "compact": one loop over a small stage table (input map, then each layer) runs every
+  stage; weights are one stream of offset-binary bytes (w + 128) read in blocks of 8 outputs
+  whose accumulators stay in registers, and the per-channel constants are two tables (an
+  int32 with the bias-like constant and the shift, a uint16 multiplier). Smallest flash.
 - "fast": every weight is an immediate in the code (zero weights skipped, +-1 as add/sub,
   powers of two as shifts), outputs computed in blocks so each activation is loaded once per
   block. Fewest cycles.
@@ -63,11 +64,6 @@ def _c_array(ctype: str, name: str, values, per_line: int = 16, width: int = 0) 
 
 def _act_type(span: int) -> str:
     return "uint8_t" if span <= 0xFF else "uint16_t"
-
-
-def _field_bits(w_bits: int) -> int:
-    """Storage width of one offset-binary weight in the compact variant."""
-    return 2 if w_bits <= 2 else 4 if w_bits <= 4 else 8
 
 
 @dataclass
@@ -236,162 +232,234 @@ def _clamp_store(lo: int, hi: int, dst: str, ctype: str, offset: bool) -> list[s
     return lines + [f"{dst} = ({ctype})({val});"]
 
 
-def _input_map(model: IntModel, prefix: str, in_type: str, out: list[str]) -> list[str]:
-    """Tables for the input map; returns the C statements of its loop body."""
-    im = model.input_map
-    m = [int(v) for v in im.multiplier]
-    s = [int(v) for v in im.shift]
-    c = [_i32(int(rnd(sh)) - int(z) * mm) for z, mm, sh in zip(im.zero_point, m, s, strict=True)]
-    mtype = "uint16_t" if max(m) <= 0xFFFF else "uint32_t"
-    out.append("/* Input map: a0 = x * m + (rnd(s) - zp * m), the zero point folded in. */\n")
-    out.append(_c_array(mtype, f"{prefix}_in_mult", m))
-    out.append(_c_array("int32_t", f"{prefix}_in_add", c, per_line=6))
-    if len(set(s)) == 1:
-        shift = str(s[0])
-    else:
-        out.append(_c_array("uint8_t", f"{prefix}_in_shift", s))
-        shift = f"{prefix}_in_shift[j]"
-    return [
-        f"uint32_t p = (uint32_t)in[j] * {prefix}_in_mult[j] + (uint32_t){prefix}_in_add[j];",
-        f"int32_t v = (int32_t)p >> {shift};",
-        *_clamp_store(im.lo, im.hi, "a0[j]", in_type, True),
-    ]
-
-
-def _requant_lines(st: _Stage, prefix: str, i: str, dot: str, out: str) -> list[str]:
-    L = st.layer
-    name = f"{prefix}_l{st.k}"
-    shift = str(st.shift) if st.shift is not None else f"{name}_shift[{i}]"
-    lines = [
-        f"int32_t v = (int32_t)(({dot}) * {name}_mult[{i}] + (uint32_t){name}_add[{i}]) >> "
-        f"{shift};",
-    ]
-    return lines + _clamp_store(L.lo, L.hi, f"{out}[{i}]", st.out_type, not st.last)
-
-
-def _mult_type(mult: np.ndarray) -> str:
-    return "uint16_t" if int(mult.max()) <= 0xFFFF else "uint32_t"
-
-
 # --- compact -----------------------------------------------------------------------------
 
+COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 
-def _pack_rows(W: np.ndarray, w_bits: int) -> tuple[list[int], int]:
-    """Offset-binary weights, packed per row, low field first; returns (bytes, bytes per row)."""
-    f = _field_bits(w_bits)
-    per = 8 // f
-    wu = W.astype(np.int64) + (1 << (w_bits - 1))
-    n_in = W.shape[1]
-    row_bytes = -(-n_in // per)
-    data = []
-    for row in wu:
-        for b in range(row_bytes):
-            byte = 0
-            for q in range(per):
-                j = b * per + q
-                if j < n_in:
-                    byte |= int(row[j]) << (q * f)
-            data.append(byte)
-    return data, row_bytes
+_COMPACT_DOC = """\
+/*
+ * Compact variant: one small function, {prefix}_block, computes a block of up to {block}
+ * outputs of one stage (the input map, then each layer); {prefix}_predict only walks the
+ * stage table. Weights and per-channel constants are read as streams.
+ *
+ * The {block} accumulators of a block stay in registers while the loop walks the inputs, so
+ * each activation is loaded once per block and each weight byte once. Weights are stored
+ * offset-binary, wu = W + 128 (one byte each; per block, for each input in turn, the
+ * {block} outputs' weights, zero for the rows past the layer's end), and
+ * activations offset by their clamp's lower bound, au = a - lo >= 0, so the kernel is one
+ * byte load, MULS and ADD per weight:
+ *
+ *   acc = b + sum_j W a  =  B + sum_j wu au - 128 * sum_j au,   B = b + lo_in * sum_j W
+ *
+ * sum_j au is summed while the previous stage stores its outputs. The input map is the same
+ * requantization with acc = x - zp. Every value lives in one static buffer, {prefix}_act:
+ * the kernel writes a block's raw int32 accumulators into its outputs' slots, and the
+ * requantization replaces them with the stored activation au.
+ */
+"""
+
+_COMPACT_MACROS = """\
+/* QNN_ACC/QNN_TMP place the accumulators and the product in registers that leave r0-r3 to
+ * the pointers, the input index and the activation (ARMv6-M `ADD Rd, Rm` works on high
+ * registers), and QNN_KEEP9 is an empty statement that keeps them there: without it GCC
+ * spills. They only steer register allocation; any other compiler gets plain locals, with
+ * the same result. */
+#if defined(__GNUC__)
+#define QNN_NOINLINE __attribute__((noinline))
+#define QNN_UNLIKELY(c) __builtin_expect((c), 0)
+#else
+#define QNN_NOINLINE
+#define QNN_UNLIKELY(c) (c)
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
+#define QNN_ACC(s, reg, v) register uint32_t s __asm__(reg) = (v)
+#define QNN_TMP(t) register uint32_t t __asm__("r7")
+#define QNN_REG(type, v, reg, init) register type v __asm__(reg) = (init)
+#define QNN_KEEP9(a, b, c, d, e, f, g, h, i) \\
+    __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g), "+r"(h), \\
+            "+r"(i))
+#else
+#define QNN_ACC(s, reg, v) uint32_t s = (v)
+#define QNN_TMP(t) uint32_t t
+#define QNN_REG(type, v, reg, init) type v = (init)
+#define QNN_KEEP9(a, b, c, d, e, f, g, h, i)
+#endif
+"""
+
+_ACC_REGS = ("r8", "r9", "r10", "r11", "ip", "r4", "r5", "r6")
 
 
-def _dot_kernel(name: str, n_in: int, f: int, in_type: str) -> str:
-    """sum_j wu[j] * au[j] over one packed row: a loop over 8-weight chunks, then a tail."""
-    per = 8 // f
-    mask = (1 << f) - 1
+@dataclass
+class _CStage:
+    n_in: int  # inputs read by the kernel (0: the input map)
+    n_out: int
+    lo: int
+    hi: int
+    k: list[int]  # per channel: B (the acc-domain constant), or -zp for the input map
+    m: list[int]
+    n: list[int]
+    weights: list[int]  # offset-binary bytes, see _COMPACT_DOC
 
-    def terms(n_w: int) -> list[str]:
-        out = []
-        for j in range(n_w):
-            b, q = divmod(j, per)
-            byte = f"w[{b}]"
-            if f == 8:
-                field = f"(uint32_t){byte}"
-            elif q == per - 1:
-                field = f"(uint32_t)({byte} >> {q * f})"
-            elif q == 0:
-                field = f"({byte} & {mask}u)"
-            else:
-                field = f"(({byte} >> {q * f}) & {mask}u)"
-            out.append(f"{field} * a[{j}]")
-        return out
 
-    chunk = 8
-    n_chunks, tail = divmod(n_in, chunk)
-    if n_chunks == 1:
-        n_chunks, tail = 0, n_in
-    body = [f"/* sum_j wu[j] * au[j] over a row of {n_in} weights ({f}-bit fields). */",
-            f"static uint32_t {name}(const uint8_t *w, const {in_type} *a)", "{",
-            "    uint32_t s = 0;"]
-    if n_chunks:
-        body.append(f"    const {in_type} *end = a + {n_chunks * chunk};")
-        body.append("    do {")
-        body.append("        s += " + "\n            + ".join(terms(chunk)) + ";")
-        body.append(f"        w += {chunk // per};")
-        body.append(f"        a += {chunk};")
-        body.append("    } while (a != end);")
-    if tail:
-        body.append("    s += " + "\n        + ".join(terms(tail)) + ";")
-    body.append("    return s;")
-    body.append("}\n")
-    return "\n".join(body)
+def _compact_stages(model: IntModel) -> list[_CStage]:
+    im = model.input_map
+    B = COMPACT_BLOCK
+    out = [_CStage(0, model.n_in, im.lo, im.hi, [-int(z) for z in im.zero_point],
+                   [int(v) for v in im.multiplier], [int(v) for v in im.shift], [])]
+    in_lo = im.lo
+    for L in model.layers:
+        W = L.weights.astype(np.int64)
+        n_blocks = -(-L.n_out // B)
+        Wp = np.zeros((n_blocks * B, L.n_in), dtype=np.int64)
+        Wp[:L.n_out] = W + 128
+        data = []
+        for i0 in range(0, L.n_out, B):
+            data += [int(v) for v in Wp[i0:i0 + B].T.reshape(-1)]
+        bias = [int(L.bias[i]) + in_lo * int(W[i].sum()) for i in range(L.n_out)]
+        out.append(_CStage(L.n_in, L.n_out, L.lo, L.hi, bias, [int(v) for v in L.multiplier],
+                           [int(v) for v in L.shift], data))
+        in_lo = L.lo
+    return out
 
 
 def _compact_source(model: IntModel, prefix: str) -> str:
-    stages = _stages(model)
+    stages = _compact_stages(model)
     P = prefix.upper()
+    B = COMPACT_BLOCK
+    n_st = len(stages)
+    all_b = [b for st in stages for b in st.k]
+    all_m = [m for st in stages for m in st.m]
+    all_n = [n for st in stages for n in st.n]
+    # n >= 2 everywhere: u = v - lo = ((P >> (n-1)) + 1 - 2 lo) >> 1, exact and in int32
+    # because |P >> (n-1)| <= 2^30; and n - 1 packed with B when B fits 27 bits.
+    fast = min(all_n) >= 2 and all(-(1 << 26) <= b < (1 << 26) for b in all_b)
+    if fast:
+        kvals = [b * 32 + n - 1 for b, n in zip(all_b, all_n, strict=True)]
+        cvals = [1 - 2 * st.lo for st in stages]
+    else:
+        kvals, cvals = all_b, [st.lo for st in stages]
+    mtype = "uint16_t" if max(all_m) <= 0xFFFF else "uint32_t"
+    ntype = "uint16_t" if max(max(st.n_in, st.n_out) for st in stages) > 0xFF else "uint8_t"
+    weights = [b for st in stages for b in st.weights]
+    c_last = sum(st.n_out for st in stages[:-1])
+    n_act = c_last + -(-stages[-1].n_out // B) * B  # the last block may write past the end
+    T = f"{prefix}_stage_t"
     out = [_banner(model, "compact", f"{prefix}_model.c: the network, compact variant."),
-           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS]
-    map_body = _input_map(model, prefix, stages[0].in_type, out)
-    kernels: dict[tuple, str] = {}
-    layer_code: list[list[str]] = []
-    for st in stages:
-        L = st.layer
-        name = f"{prefix}_l{st.k}"
-        f = _field_bits(L.w_bits)
-        ow = 1 << (L.w_bits - 1)
-        data, row_bytes = _pack_rows(L.weights, L.w_bits)
-        rowsum = L.weights.astype(np.int64).sum(axis=1)
-        # acc = b + sum W a = b + in_lo*rowsum + sum (wu - ow) au; C = (b + in_lo*rowsum)*M + rnd
-        C = [_i32((int(L.bias[i]) + st.in_lo * int(rowsum[i])) * int(st.mult[i])
-                  + _rnd_scaled(L, i, int(st.shifts[i]))) for i in range(L.n_out)]
-        out.append(f"/* Layer {st.k}: {L.n_in} -> {L.n_out}, {L.w_bits}-bit weights stored as "
-                   f"w + {ow} in {f}-bit fields, {row_bytes} bytes per row. */\n")
-        out.append(_c_array("uint8_t", f"{name}_weights", data, width=3))
-        out.append(_c_array(_mult_type(st.mult), f"{name}_mult", st.mult, per_line=8))
-        out.append(_c_array("int32_t", f"{name}_add", C, per_line=6))
-        if st.shift is None:
-            out.append(_c_array("uint8_t", f"{name}_shift", st.shifts))
-        key = (L.n_in, f, st.in_type)
-        if key not in kernels:
-            kname = f"{prefix}_dot{L.n_in}_w{f}" + ("" if st.in_type == "uint8_t" else "_a16")
-            kernels[key] = kname
-            out.append(_dot_kernel(kname, L.n_in, f, st.in_type))
-        src = "a0" if st.k == 1 else f"a{st.k - 1}"
-        dst = "out" if st.last else f"a{st.k}"
-        n_in_def = P + "_N_IN" if st.k == 1 else f"{P}_N_HIDDEN{st.k - 1}"
-        code = [f"/* layer {st.k} */", "{",
-                f"    uint32_t sa = 0; /* {ow} * sum of the stored inputs: the weights' offset */",
-                f"    const uint8_t *w = {name}_weights;",
-                f"    for (int j = 0; j < {n_in_def}; j++) sa += {src}[j];",
-                f"    sa <<= {L.w_bits - 1};",
-                f"    for (int i = 0; i < {L.n_out}; i++) {{",
-                f"        uint32_t dot = {kernels[key]}(w, {src}) - sa;",
-                f"        w += {row_bytes};"]
-        code += ["        " + s for s in _requant_lines(st, prefix, "i", "dot", dst)]
-        code += ["    }", "}"]
-        layer_code.append(code)
-    out.append(f"void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])\n{{")
-    out.append(f"    {stages[0].in_type} a0[{P}_N_IN];")
-    for st in stages[:-1]:
-        out.append(f"    {st.out_type} a{st.k}[{P}_N_HIDDEN{st.k}];")
-    out.append(f"\n    for (int j = 0; j < {P}_N_IN; j++) {{")
-    out += ["        " + s for s in map_body]
-    out.append("    }")
-    for code in layer_code:
-        out.append("")
-        out += ["    " + s for s in code]
-    out.append("}\n")
+           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS,
+           _COMPACT_DOC.format(block=B, prefix=prefix), _COMPACT_MACROS]
+    cdoc = "1 - 2 lo" if fast else "lo"
+    out.append(f"typedef struct {{\n    {ntype} n_in; /* 0: the input map */\n"
+               f"    {ntype} n_out;\n    uint16_t span; /* the clamp: [lo, lo + span] */\n"
+               f"    int32_t c; /* {cdoc} */\n}} {T};\n")
+    rows = ",\n".join(f"    {{{st.n_in}, {st.n_out}, {st.hi - st.lo}, {c}}}"
+                      for st, c in zip(stages, cvals, strict=True))
+    out.append(f"static const {T} {prefix}_stages[{n_st}] = {{\n{rows}\n}};\n")
+    out.append(_c_array("uint8_t", f"{prefix}_w", weights, width=3))
+    if fast:
+        out.append("/* per channel (input map, then each layer): B * 32 + (n - 1), and M */\n")
+    else:
+        out.append("/* per channel (input map, then each layer): B, M and n */\n")
+    out.append(_c_array("int32_t", f"{prefix}_k", kvals, per_line=6))
+    out.append(_c_array(mtype, f"{prefix}_m", all_m, per_line=8))
+    if not fast:
+        out.append(_c_array("uint8_t", f"{prefix}_n", all_n))
+    out.append(f"/* every channel's raw accumulator, then its stored activation a - lo */\n"
+               f"static uint32_t {prefix}_act[{n_act}];\n")
+    if fast:
+        req = ["int32_t kk = *kp++;",
+               "uint32_t p = (*acc + (uint32_t)(kk >> 5)) * *mp++;",
+               "uint32_t u = (uint32_t)((((int32_t)p >> ((uint32_t)kk << 27 >> 27)) + lo) >> 1);",
+               "/* u = v - lo: one unsigned compare on the common path */",
+               "if (QNN_UNLIKELY(u > span)) u = ((int32_t)u < 0) ? 0 : span;"]
+    else:
+        req = ["uint32_t n = *np++;",
+               "uint32_t p = (*acc + (uint32_t)*kp++) * *mp++ + ((1u << n) >> 1);",
+               "int32_t v = (int32_t)p >> n;",
+               "uint32_t u = (v < lo) ? 0u : (uint32_t)v - (uint32_t)lo; /* exact: < 2^32 */",
+               "if (u > span) u = span;"]
+    nl = "\n"
+    accs = [f"s{q}" for q in range(B)]
+    macs = [f"t = w[{q}], t *= x, s{q} += t;" for q in range(B)]
+    inits = [f'QNN_ACC(s{q}, "{r}", init);' for q, r in enumerate(_ACC_REGS)]
+    stores = [f"acc[{q}] = s{q};" for q in range(B)]
+    ind = "            "
+    C = f"{prefix}_ctx_t"
+    out.append(f"""\
+typedef struct {{
+    const uint8_t *w; /* the next block's weights */
+    const uint32_t *src; /* the stage's inputs: the previous stage's outputs */
+    uint32_t init; /* -128 * the sum of those inputs */
+    uint32_t sum; /* the sum of the outputs stored so far */
+}} {C};
+""")
+    body = f"""\
+/* Outputs c .. c_end - 1 (at most {B}) of stage st: the dot products (layers), then the
+ * requantization, in place in {prefix}_act. */
+static void {prefix}_block({C} *g, const {T} *st, uint32_t c, uint32_t c_end)
+{{
+    uint32_t *acc = {prefix}_act + c;
+    uint32_t j = st->n_in;
+    uint32_t sum = 0;
+    if (j) {{
+        /* a walks the inputs by a negative byte offset from their end: one LDR, and the
+         * ADDS that steps it also ends the loop */
+        QNN_REG(const uint8_t *, a, "r0", (const uint8_t *)(g->src + j));
+        QNN_REG(const uint8_t *, w, "r2", g->w);
+        QNN_REG(int32_t, i, "r1", -4 * (int32_t)j);
+        uint32_t init = g->init;
+{nl.join("        " + t for t in inits)}
+        do {{
+            QNN_TMP(t);
+            QNN_REG(uint32_t, x, "r3", *(const uint32_t *)(a + i));
+{nl.join(ind + t for t in macs)}
+            w += {B};
+            QNN_KEEP9({", ".join(accs)}, i); /* and step i last: its ADDS ends the loop */
+        }} while (i += 4);
+        g->w = w;
+{nl.join("        " + t for t in stores)}
+    }}
+    {{
+        QNN_REG(const int32_t *, kp, "r7", {prefix}_k + c);
+        const {mtype} *mp = {prefix}_m + c;
+{"" if fast else f"        const uint8_t *np = {prefix}_n + c;{nl}"}\
+        QNN_REG(const uint32_t *, end, "r10", {prefix}_act + c_end);
+        QNN_REG(int32_t, lo, "r8", st->c);
+        QNN_REG(uint32_t, span, "r9", st->span);
+        do {{
+{nl.join("            " + t for t in req)}
+            sum += u;
+            *acc++ = u;
+        }} while (acc != end);
+    }}
+    g->sum += sum;
+}}
+
+void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
+{{
+    {C} g;
+    const {T} *st = {prefix}_stages;
+    uint32_t c;
+
+    for (c = 0; c < {P}_N_IN; c++) {prefix}_act[c] = in[c]; /* the input map's "acc" */
+    g.w = {prefix}_w;
+    g.sum = 0;
+    c = 0;
+    do {{
+        uint32_t c_end = c + st->n_out;
+        g.src = {prefix}_act + c - st->n_in;
+        g.init = 0u - (g.sum << 7);
+        g.sum = 0;
+        do {{
+            uint32_t e = c_end - c > {B} ? c + {B} : c_end;
+            {prefix}_block(&g, st, c, e);
+            c = e;
+        }} while (c != c_end);
+    }} while (++st != {prefix}_stages + {n_st});
+    for (c = 0; c < {P}_N_OUT; c++)
+        out[c] = (int16_t)({prefix}_act[{c_last} + c] + ({stages[-1].lo}));
+}}
+"""
+    out.append(body)
     return "\n".join(out)
 
 

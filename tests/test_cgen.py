@@ -103,14 +103,35 @@ def test_bit_exact_host_many_seeds(tmp_path):
             assert np.array_equal(y, ref), (sizes, wb, variant)
 
 
-def test_uniform_multipliers_give_scalar_constants():
-    model = random_int_model((6, 16, 16, 6), 8, 8, 12, seed=1)
-    layer = model.layers[1]
-    layer.multiplier[:] = layer.multiplier.min()
-    layer.shift[:] = layer.shift.max()
+def test_compact_tables():
+    """One weight stream (blocks of 8 outputs, rows past a layer's end are zero), one int32
+    and one uint16 per channel (B with n - 1 packed, and M), no per-channel shift table."""
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12)
     src = generate_c(model, "compact")["qnn_model.c"]
-    assert "qnn_l2_shift" not in src  # one shift for the whole layer
-    assert "qnn_l1_shift" in src  # random per-channel shifts stay a table
+    assert "static const uint8_t qnn_w[480]" in src  # 16*6 + 16*16 + 8*16
+    assert "static const int32_t qnn_k[44]" in src and "static const uint16_t qnn_m[44]" in src
+    assert "qnn_n[" not in src
+
+
+@needs_gcc
+@pytest.mark.parametrize("change", ["shift1", "shift0", "big_bias"])
+def test_compact_fallback_paths_bit_exact(tmp_path, change):
+    """n < 2 (no ((P >> (n-1)) + 1 - 2 lo) >> 1 form) or B beyond 27 bits (no packing): the
+    compact variant falls back to a separate shift table and the plain rounding."""
+    model = random_int_model((6, 16, 16, 6), 8, 8, 12, seed=3)
+    layer = model.layers[1]
+    if change == "shift1":
+        layer.shift[2], layer.multiplier[2] = 1, 1
+    elif change == "shift0":
+        layer.shift[2], layer.multiplier[2] = 0, 1
+    else:
+        model.layers[0].bias[0] = 2**26 + 12345
+        model.layers[0].multiplier[0] = 3
+    src = generate_c(model, "compact")["qnn_model.c"]
+    assert "qnn_n[" in src
+    x = _inputs(model.n_in, 2000, 1)
+    y = _host_run(model, "compact", tmp_path, x)
+    assert np.array_equal(y, predict_int(model, x))
 
 
 def test_header_documents_units_and_api():
@@ -126,20 +147,6 @@ def test_header_documents_units_and_api():
         code = re.sub(r"/\*.*?\*/", "", c, flags=re.S)
         assert not re.search(r"\b(float|double|int64_t|uint64_t|long long|malloc)\b", code)
         assert "/" not in code and "%" not in code, "no division"
-
-
-def test_compact_packs_small_weights():
-    m8 = random_int_model((6, 16, 16, 6), 8, 8, 12)
-    m4 = random_int_model((6, 16, 16, 6), 4, 8, 12)
-    m2 = random_int_model((6, 16, 16, 6), 2, 8, 12)
-
-    def weight_bytes(m):
-        src = generate_c(m, "compact")["qnn_model.c"]
-        return sum(int(n) for n in re.findall(r"uint8_t qnn_l\d_weights\[(\d+)\]", src))
-
-    assert weight_bytes(m8) == 448
-    assert weight_bytes(m4) == 224
-    assert weight_bytes(m2) == 16 * 2 + 16 * 4 + 6 * 4  # rows padded to bytes
 
 
 def test_export_refuses_overflowing_model(tmp_path):
