@@ -367,96 +367,82 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                f"static uint32_t {prefix}_act[{n_act}];\n")
     if fast:
         req = ["int32_t kk = *kp++;",
-               "uint32_t p = (*acc + (uint32_t)(kk >> 5)) * *mp++;",
+               "uint32_t p = (*ap + (uint32_t)(kk >> 5)) * *mp++;",
                "uint32_t u = (uint32_t)((((int32_t)p >> ((uint32_t)kk << 27 >> 27)) + lo) >> 1);",
                "/* u = v - lo: one unsigned compare on the common path */",
                "if (QNN_UNLIKELY(u > span)) u = ((int32_t)u < 0) ? 0 : span;"]
     else:
         req = ["uint32_t n = *np++;",
-               "uint32_t p = (*acc + (uint32_t)*kp++) * *mp++ + ((1u << n) >> 1);",
+               "uint32_t p = (*ap + (uint32_t)*kp++) * *mp++ + ((1u << n) >> 1);",
                "int32_t v = (int32_t)p >> n;",
                "uint32_t u = (v < lo) ? 0u : (uint32_t)v - (uint32_t)lo; /* exact: < 2^32 */",
                "if (u > span) u = span;"]
     nl = "\n"
     accs = [f"s{q}" for q in range(B)]
-    macs = [f"t = w[{q}], t *= x, s{q} += t;" for q in range(B)]
+    macs = [f"t = wr[{q}], t *= x, s{q} += t;" for q in range(B)]
     inits = [f'QNN_ACC(s{q}, "{r}", init);' for q, r in enumerate(_ACC_REGS)]
     stores = [f"acc[{q}] = s{q};" for q in range(B)]
-    ind = "            "
-    C = f"{prefix}_ctx_t"
-    out.append(f"""\
-typedef struct {{
-    const uint8_t *w; /* the next block's weights */
-    const uint32_t *src; /* the stage's inputs: the previous stage's outputs */
-    uint32_t init; /* -128 * the sum of those inputs */
-    uint32_t sum; /* the sum of the outputs stored so far */
-}} {C};
-""")
     body = f"""\
-/* Outputs c .. c_end - 1 (at most {B}) of stage st: the dot products (layers), then the
- * requantization, in place in {prefix}_act. */
-static void {prefix}_block({C} *g, const {T} *st, uint32_t c, uint32_t c_end)
-{{
-    uint32_t *acc = {prefix}_act + c;
-    uint32_t j = st->n_in;
-    uint32_t sum = 0;
-    if (j) {{
-        /* a walks the inputs by a negative byte offset from their end: one LDR, and the
-         * ADDS that steps it also ends the loop */
-        QNN_REG(const uint8_t *, a, "r0", (const uint8_t *)(g->src + j));
-        QNN_REG(const uint8_t *, w, "r2", g->w);
-        QNN_REG(int32_t, i, "r1", -4 * (int32_t)j);
-        uint32_t init = g->init;
-{nl.join("        " + t for t in inits)}
-        do {{
-            QNN_TMP(t);
-            QNN_REG(uint32_t, x, "r3", *(const uint32_t *)(a + i));
-{nl.join(ind + t for t in macs)}
-            w += {B};
-            QNN_KEEP9({", ".join(accs)}, i); /* and step i last: its ADDS ends the loop */
-        }} while (i += 4);
-        g->w = w;
-{nl.join("        " + t for t in stores)}
-    }}
-    {{
-        QNN_REG(const int32_t *, kp, "r7", {prefix}_k + c);
-        const {mtype} *mp = {prefix}_m + c;
-{"" if fast else f"        const uint8_t *np = {prefix}_n + c;{nl}"}\
-        QNN_REG(const uint32_t *, end, "r10", {prefix}_act + c_end);
-        QNN_REG(int32_t, lo, "r8", st->c);
-        QNN_REG(uint32_t, span, "r9", st->span);
-        do {{
-{nl.join("            " + t for t in req)}
-            sum += u;
-            *acc++ = u;
-        }} while (acc != end);
-    }}
-    g->sum += sum;
-}}
-
 void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {{
-    {C} g;
     const {T} *st = {prefix}_stages;
-    uint32_t c;
+    const uint8_t *w = {prefix}_w;
+    const int32_t *k = {prefix}_k;
+    const {mtype} *m = {prefix}_m;
+{"" if fast else f"    const uint8_t *np = {prefix}_n;{nl}"}\
+    uint32_t *acc = {prefix}_act; /* the next output's slot */
+    uint32_t sum = 0; /* of the stored activations: the weights' offset, see above */
+    uint32_t q;
 
-    for (c = 0; c < {P}_N_IN; c++) {prefix}_act[c] = in[c]; /* the input map's "acc" */
-    g.w = {prefix}_w;
-    g.sum = 0;
-    c = 0;
+    for (q = 0; q < {P}_N_IN; q++) acc[q] = in[q]; /* the input map's "acc" */
     do {{
-        uint32_t c_end = c + st->n_out;
-        g.src = {prefix}_act + c - st->n_in;
-        g.init = 0u - (g.sum << 7);
-        g.sum = 0;
+        /* a stage's inputs are the {prefix}_act slots just before its outputs */
+        const uint8_t *in_end = (const uint8_t *)acc;
+        uint32_t n_in = st->n_in;
+        uint32_t *st_end = acc + st->n_out;
+        uint32_t init = 0u - (sum << 7);
+        sum = 0;
         do {{
-            uint32_t e = c_end - c > {B} ? c + {B} : c_end;
-            {prefix}_block(&g, st, c, e);
-            c = e;
-        }} while (c != c_end);
+            uint32_t *blk_end = (uint32_t)(st_end - acc) > {B} ? acc + {B} : st_end;
+            if (n_in) {{
+                /* the inputs by a negative byte offset from their end: one LDR each, and
+                 * the ADDS that steps the offset also ends the loop */
+                QNN_REG(const uint8_t *, a, "r0", in_end);
+                QNN_REG(const uint8_t *, wr, "r2", w);
+                QNN_REG(int32_t, i, "r1", -4 * (int32_t)n_in);
+{nl.join("                " + t for t in inits)}
+                do {{
+                    QNN_TMP(t);
+                    QNN_REG(uint32_t, x, "r3", *(const uint32_t *)(a + i));
+{nl.join("                    " + t for t in macs)}
+                    wr += {B};
+                    QNN_KEEP9({", ".join(accs)}, i); /* and step i last */
+                }} while (i += 4);
+                w = wr;
+{nl.join("                " + t for t in stores)}
+            }}
+            {{
+                QNN_REG(const int32_t *, kp, "r7", k);
+                const {mtype} *mp = m;
+                QNN_REG(uint32_t *, ap, "r0", acc);
+                QNN_REG(uint32_t, su, "r4", sum);
+                QNN_REG(uint32_t *, end, "r10", blk_end);
+                QNN_REG(int32_t, lo, "r8", st->c);
+                QNN_REG(uint32_t, span, "r9", st->span);
+                do {{
+{nl.join("                    " + t for t in req)}
+                    su += u;
+                    *ap++ = u;
+                }} while (ap != end);
+                k = kp;
+                m = mp;
+                acc = blk_end; /* == ap */
+                sum = su;
+            }}
+        }} while (acc != st_end);
     }} while (++st != {prefix}_stages + {n_st});
-    for (c = 0; c < {P}_N_OUT; c++)
-        out[c] = (int16_t)({prefix}_act[{c_last} + c] + ({stages[-1].lo}));
+    for (q = 0; q < {P}_N_OUT; q++)
+        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));
 }}
 """
     out.append(body)
