@@ -424,8 +424,8 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
             {{
                 QNN_REG(const int32_t *, kp, "r7", k);
                 const {mtype} *mp = m;
-                QNN_REG(uint32_t *, ap, "r0", acc);
-                QNN_REG(uint32_t, su, "r4", sum);
+                uint32_t *ap = acc;
+                QNN_REG(uint32_t, su, "r4", 0);
                 QNN_REG(uint32_t *, end, "r10", blk_end);
                 QNN_REG(int32_t, lo, "r8", st->c);
                 QNN_REG(uint32_t, span, "r9", st->span);
@@ -437,7 +437,7 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
                 k = kp;
                 m = mp;
                 acc = blk_end; /* == ap */
-                sum = su;
+                sum += su;
             }}
         }} while (acc != st_end);
     }} while (++st != {prefix}_stages + {n_st});
