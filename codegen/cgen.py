@@ -238,37 +238,42 @@ COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulato
 
 _COMPACT_DOC = """\
 /*
- * Compact variant: one small function, {prefix}_block, computes a block of up to {block}
- * outputs of one stage (the input map, then each layer); {prefix}_predict only walks the
- * stage table. Weights and per-channel constants are read as streams.
+ * Compact variant: one loop walks a small stage table (the input map, then each layer) and
+ * computes each stage's outputs in blocks of up to {block}; weights and per-channel constants
+ * are read as streams.
  *
  * The {block} accumulators of a block stay in registers while the loop walks the inputs, so
  * each activation is loaded once per block and each weight byte once. Weights are stored
  * offset-binary, wu = W + 128 (one byte each; per block, for each input in turn, the
- * {block} outputs' weights, zero for the rows past the layer's end), and
- * activations offset by their clamp's lower bound, au = a - lo >= 0, so the kernel is one
- * byte load, MULS and ADD per weight:
+ * {block} outputs' weights, zero for the rows past the layer's end), and activations offset
+ * by their clamp's lower bound, au = a - lo >= 0, so the kernel is one byte load, MULS and
+ * ADD per weight:
  *
  *   acc = b + sum_j W a  =  B + sum_j wu au - 128 * sum_j au,   B = b + lo_in * sum_j W
  *
  * sum_j au is summed while the previous stage stores its outputs. The input map is the same
- * requantization with acc = x - zp. Every value lives in one static buffer, {prefix}_act:
- * the kernel writes a block's raw int32 accumulators into its outputs' slots, and the
- * requantization replaces them with the stored activation au.
+ * requantization with acc = x - zp (B = -zp). Every value lives in one static buffer,
+ * {prefix}_act: a stage's inputs are the slots just before its outputs; the kernel writes a
+ * block's raw accumulators into its outputs' slots, and the requantization replaces them with
+ * the stored activation au. With every n >= 2 (else a plain form is generated), per channel
+ * one int32 k = B * 32 + (n - 1) and one M give, with P = (acc * M) mod 2^32 read as int32,
+ *
+ *   au = v - lo = ((P >> (n - 1)) + 1 - 2 lo) >> 1        (exact: |P >> (n - 1)| <= 2^30)
+ *
+ * since (P + 2^(n-1)) >> n == ((P >> (n - 1)) + 1) >> 1 for floor shifts.
  */
 """
 
 _COMPACT_MACROS = """\
-/* QNN_ACC/QNN_TMP place the accumulators and the product in registers that leave r0-r3 to
- * the pointers, the input index and the activation (ARMv6-M `ADD Rd, Rm` works on high
- * registers), and QNN_KEEP9 is an empty statement that keeps them there: without it GCC
- * spills. They only steer register allocation; any other compiler gets plain locals, with
- * the same result. */
+/* QNN_ACC/QNN_TMP/QNN_REG place the accumulators and the product in registers that leave
+ * r0-r3 to the pointers, the input offset and the activation (ARMv6-M `ADD Rd, Rm` works on
+ * high registers), and the requantization's pointers and constants where GCC would otherwise
+ * spill them; QNN_KEEP9 is an empty statement that keeps the accumulators there. They only
+ * steer GCC's register allocation (r7 is used, so build without -fno-omit-frame-pointer);
+ * any other compiler, or GCC without optimisation, gets plain locals, with the same result. */
 #if defined(__GNUC__)
-#define QNN_NOINLINE __attribute__((noinline))
 #define QNN_UNLIKELY(c) __builtin_expect((c), 0)
 #else
-#define QNN_NOINLINE
 #define QNN_UNLIKELY(c) (c)
 #endif
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
@@ -368,14 +373,14 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     if fast:
         req = ["int32_t kk = *kp++;",
                "uint32_t p = (*ap + (uint32_t)(kk >> 5)) * *mp++;",
-               "uint32_t u = (uint32_t)((((int32_t)p >> ((uint32_t)kk << 27 >> 27)) + lo) >> 1);",
+               "uint32_t u = (uint32_t)((((int32_t)p >> ((uint32_t)kk << 27 >> 27)) + cst) >> 1);",
                "/* u = v - lo: one unsigned compare on the common path */",
                "if (QNN_UNLIKELY(u > span)) u = ((int32_t)u < 0) ? 0 : span;"]
     else:
         req = ["uint32_t n = *np++;",
                "uint32_t p = (*ap + (uint32_t)*kp++) * *mp++ + ((1u << n) >> 1);",
                "int32_t v = (int32_t)p >> n;",
-               "uint32_t u = (v < lo) ? 0u : (uint32_t)v - (uint32_t)lo; /* exact: < 2^32 */",
+               "uint32_t u = (v < cst) ? 0u : (uint32_t)v - (uint32_t)cst; /* exact, < 2^32 */",
                "if (u > span) u = span;"]
     nl = "\n"
     accs = [f"s{q}" for q in range(B)]
@@ -427,7 +432,7 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
                 uint32_t *ap = acc;
                 QNN_REG(uint32_t, su, "r4", 0);
                 QNN_REG(uint32_t *, end, "r10", blk_end);
-                QNN_REG(int32_t, lo, "r8", st->c);
+                QNN_REG(int32_t, cst, "r8", st->c);
                 QNN_REG(uint32_t, span, "r9", st->span);
                 do {{
 {nl.join("                    " + t for t in req)}
