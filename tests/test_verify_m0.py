@@ -57,6 +57,18 @@ def test_verify_random_bit_exact(tmp_path, arm_toolchain, sizes, w_bits):
         assert r["mismatches"] == 0 and r["ok"], (variant, r["first_mismatch"])
 
 
+def test_compact_fallback_form_on_m0(tmp_path, arm_toolchain):
+    """A shift of 1 rules out the compact variant's packed constants and rounding identity:
+    the plain form it falls back to is bit-exact on the M0 too."""
+    run = tmp_path / "run"
+    run.mkdir()
+    model = random_int_model(*DEFAULT, seed=3)
+    model.layers[1].shift[2], model.layers[1].multiplier[2] = 1, 1
+    model.save(run / "int_model.json")
+    r = verify(run, None, 1000, variant="compact")
+    assert r["mismatches"] == 0 and r["ok"], r["first_mismatch"]
+
+
 def test_fast_budget_and_integer_only(tmp_path, arm_toolchain):
     run = _run_folder(tmp_path)
     r = verify(run, None, 300, variant="fast")
