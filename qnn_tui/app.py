@@ -17,7 +17,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from qnn.errors import QnnError
 from qnn_tui import messages as msg
 from qnn_tui.code_pane import CodePane
 from qnn_tui.help import HelpScreen
@@ -40,6 +39,13 @@ class QnnApp(WorkersMixin, App):
         Binding("2", "show_tab('train')", "Train", show=False),
         Binding("3", "show_tab('quant')", "Quant", show=False),
         Binding("4", "show_tab('code')", "Code", show=False),
+        # the panes' action keys also work from anywhere (shown in their pane's footer)
+        Binding("g", "generate", "generate", show=False),
+        Binding("t", "train", "train", show=False),
+        Binding("p", "pause", "pause", show=False),
+        Binding("x", "stop", "stop", show=False),
+        Binding("f", "finetune", "fine-tune", show=False),
+        Binding("b", "build", "build", show=False),
         Binding("question_mark", "help", "help"),
         Binding("ctrl+s", "save", "save", show=False),
         Binding("q", "quit", "quit"),
@@ -142,6 +148,7 @@ class QnnApp(WorkersMixin, App):
         self.generate_data()
 
     def action_train(self) -> None:
+        self.action_show_tab("train")
         self.pane(TrainPane).state = "running"
         self.session.history = []
         self.pane(TrainPane).refresh_plot()
@@ -170,6 +177,7 @@ class QnnApp(WorkersMixin, App):
         self.refresh_status()
 
     def action_finetune(self) -> None:
+        self.action_show_tab("quant")
         self.session.history = []
         self.run_training("finetune")
 
@@ -184,13 +192,6 @@ class QnnApp(WorkersMixin, App):
         self.pane(CodePane).refresh_all()
         if s.stale:
             self.run_training("requantize")
-
-    def _handle_exception(self, error: Exception) -> None:
-        """A QnnError raised in a handler is the user's to fix: a notification, not a crash."""
-        if isinstance(error, QnnError):
-            self.notify(str(error), severity="error", timeout=10)
-            return
-        super()._handle_exception(error)
 
     # ---- messages from workers ------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

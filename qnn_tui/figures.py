@@ -34,17 +34,13 @@ def _span(values: np.ndarray, fmt: str = "{}") -> str:
     return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}..{fmt.format(hi)}"
 
 
-def layer_flash_bytes(model: IntModel, k: int, variant: str = "compact") -> int:
-    """Estimated flash of layer k's tables in the compact C: packed weights + int32 bias +
-    multiplier (16 or 32 bit) + uint8 shift per output. (The fast variant puts weights in code;
-    the build's size report has the exact figure.)"""
-    from codegen.cgen import _field_bits, _mult_type  # the generator's own storage rules
-
+def layer_flash_bytes(model: IntModel, k: int) -> int:
+    """Flash the layer's constants need: weights packed at w_bits, plus an int32 bias, an
+    int32 multiplier and a uint8 shift per output. An estimate of the tables; the C's
+    layout may differ (the build's size report has the exact per-symbol bytes)."""
     layer = model.layers[k]
-    per = 8 // _field_bits(layer.w_bits)
-    weights = layer.n_out * -(-layer.n_in // per)
-    m_bytes = 2 if _mult_type(np.asarray(layer.multiplier)) == "uint16_t" else 4
-    return weights + layer.n_out * (4 + m_bytes + 1)
+    weights = -(-layer.n_in * layer.n_out * layer.w_bits // 8)
+    return weights + layer.n_out * (4 + 4 + 1)
 
 
 def layer_rows(model: IntModel) -> list[LayerRow]:

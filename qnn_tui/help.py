@@ -20,6 +20,7 @@ HELP = """\
 | `q` | quit |
 | `tab` / `shift+tab` | move between boxes of a pane |
 | `Enter` | edit the selected setting (Esc cancels) |
+| `g` `t` `p` `x` `f` `b` | the panes' actions below work from every pane |
 
 | key | 1 Simulator |
 |---|---|

@@ -25,6 +25,8 @@ def line_plot(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], wi
         s.lines().label(label)
         f.draw(s)
         drawn = True
+    w_eff = f.size()[0]  # plotext caps the width at the terminal's
+    f.legend(x=max(w_eff - 9, 10), y=0, ha="right", va="top")  # canvas cells: top right
     if not drawn:
         return Text(f"{title}\n(nothing to plot yet)", style="dim")
     if title:

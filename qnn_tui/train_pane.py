@@ -3,6 +3,7 @@ integer-exact validation), epoch/speed/time, and per-output RMSE at the end."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual.app import ComposeResult
@@ -125,10 +126,11 @@ class TrainPane(Vertical):
         for key, label in (("val_float", "float"), ("val_fq", "fake-quant"),
                            ("val_int", "integer")):
             pts = [(_get(p, "epoch"), _get(p, key)) for p in h if _get(p, key) is not None]
-            series.append((label, [e for e, _ in pts], [v for _, v in pts]))
+            series.append((label, [e for e, _ in pts],
+                           [math.log10(max(v, 1e-12)) for _, v in pts]))
         w = max(self.app.size.width - 4 if not self.size.width else self.size.width - 4, 40)
         self.query_one("#train-plot", Static).update(
-            line_plot(series, w, 14, "validation loss (normalised MSE)", "epoch"))
+            line_plot(series, w, 14, "validation loss: log10 of the normalised MSE", "epoch"))
 
     def progress(self, p: Any) -> None:
         """Many epochs a second can arrive: redraw at most ~4 times a second."""
