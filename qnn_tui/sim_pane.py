@@ -196,8 +196,9 @@ class SimPane(Vertical):
         xs = np.linspace(lo[i], hi[i], len(sweep))
         series = [(name, xs, sweep[:, j]) for j, name in enumerate(model.input_names)]
         w = max(self.app.size.width - 4 if not self.size.width else self.size.width - 4, 40)
+        h = max(14, self.query_one("#sim-plot-box").size.height)
         self.query_one("#sim-plot", Static).update(line_plot(
-            series, w, 14, f"readings vs {model.output_names[i]} (others fixed)",
+            series, w, h, f"readings vs {model.output_names[i]} (others fixed)",
             f"{model.output_names[i]} [{model.output_units[i]}]"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

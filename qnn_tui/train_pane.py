@@ -130,7 +130,8 @@ class TrainPane(Vertical):
                            [math.log10(max(v, 1e-12)) for _, v in pts]))
         w = max(self.app.size.width - 4 if not self.size.width else self.size.width - 4, 40)
         self.query_one("#train-plot", Static).update(
-            line_plot(series, w, 14, "validation loss: log10 of the normalised MSE", "epoch"))
+            line_plot(series, w, max(12, self.query_one("#train-plot-box").size.height),
+                      "validation loss: log10 of the normalised MSE", "epoch"))
 
     def progress(self, p: Any) -> None:
         """Many epochs a second can arrive: redraw at most ~4 times a second."""
