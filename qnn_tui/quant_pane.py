@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from qnn.project import step_bits
 from qnn_tui.figures import layer_detail, layer_rows, total_flash
 
-COLUMNS = ("layer", "shape", "w", "a", "headroom", "worst acc", "flash B", "M", "shift",
+COLUMNS = ("layer", "shape", "w", "a", "int32 room", "worst acc", "flash B", "M", "shift",
            "w step", "a step")
 
 
@@ -86,7 +86,8 @@ class QuantPane(Vertical):
                 text += f"   val MSE int {s.metrics['mse_int']:.4f}"
                 text += f" (float {s.metrics['mse_float']:.4f})"
         self.query_one("#quant-status", Static).update(
-            f"{text}\n+/- change {which} bits (w toggles)  f fine-tune  d detail  {self.note}")
+            f"{text}\n+/- {which} bits (w toggles)  f fine-tune  d detail  int32 room: bits "
+            f"left above the worst of acc and acc*M  {self.note}")
 
     def refresh_detail(self) -> None:
         s = self.session

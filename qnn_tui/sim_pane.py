@@ -54,7 +54,7 @@ def _range_field(i: int, name: str, unit: str) -> Field:
 
 def _count_field(label: str, attr: str, factor: float) -> Field:
     def set_(p, text):
-        setattr(p, attr, int(float(text)))
+        setattr(p, attr, int(float(text.replace(",", "").replace("_", ""))))
 
     def step(p, d):
         v = getattr(p, attr)
