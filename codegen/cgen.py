@@ -225,9 +225,10 @@ def _clamp_store(lo: int, hi: int, dst: str, ctype: str, offset: bool) -> list[s
     common path, since (uint32_t)(v - lo) > hi - lo exactly when v is outside [lo, hi]."""
     span = hi - lo
     if lo == 0:
-        lines = [f"if ((uint32_t)v > {span}u) v = (v < 0) ? 0 : {hi};"]
+        lines = [f"if (QNN_UNLIKELY((uint32_t)v > {span}u)) v = (v < 0) ? 0 : {hi};"]
     else:
-        lines = [f"if ((uint32_t)v - (uint32_t)({lo}) > {span}u) v = (v < {lo}) ? {lo} : {hi};"]
+        lines = [f"if (QNN_UNLIKELY((uint32_t)v - (uint32_t)({lo}) > {span}u)) "
+                 f"v = (v < {lo}) ? {lo} : {hi};"]
     val = f"v - ({lo})" if offset and lo != 0 else "v"
     return lines + [f"{dst} = ({ctype})({val});"]
 
@@ -514,12 +515,107 @@ _KEEP_DOC = """\
 """
 
 
+_FAST_ASM_DOC = """\
+/* The multiply-accumulate kernel of each block is one GCC inline-assembly statement on
+ * ARMv6-M (Thumb-1) when optimising (QNN_FAST_ASM), and the equivalent plain C otherwise
+ * (any other compiler or target, e.g. a host build): same operations, same result, since
+ * both compute modulo 2^32. Per block of up to 4 outputs (accumulators sN, the activation x,
+ * the product t; all low registers chosen by GCC) and per input j with a non-zero weight:
+ *
+ *   LDRB/LDRH x, [a, #j]                      2 cycles, the activation, loaded once a block
+ *   MOVS t, #|w| ; MULS t, x ; ADDS/SUBS s, t 3 cycles, a general weight
+ *   LSLS t, x, #k ; ADDS/SUBS s, t            2 cycles, w = +-2^k
+ *   ADDS/SUBS s, x                            1 cycle,  w = +-1
+ *
+ * (an accumulator's first term is written directly, MOVS s, #|w| ; MULS s, x, and NEGS s
+ * for a negative weight). Pinning the code this way keeps GCC from spilling or shuffling
+ * registers in the unrolled sums, so the cycle count does not depend on the weights' values
+ * beyond the table above. */
+/* QNN_UNLIKELY marks saturation as the rare path, and QNN_FAST_FN asks GCC to lay the code
+ * out by it (-Os otherwise keeps the source order, so every clamp costs a taken branch). */
+#if defined(__GNUC__)
+#define QNN_UNLIKELY(c) __builtin_expect((c), 0)
+#else
+#define QNN_UNLIKELY(c) (c)
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define QNN_FAST_FN __attribute__((optimize("reorder-blocks-algorithm=stc")))
+#else
+#define QNN_FAST_FN
+#endif
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
+#define QNN_FAST_ASM 1
+#else
+#define QNN_FAST_ASM 0
+#endif
+"""
+
+
+def _fast_asm_block(accs: list[str], rows: list[int], L: IntLayer, src: str, n_src: int,
+                    in_type: str) -> list[str]:
+    """One block's MACs as Thumb-1 inline-assembly statements (see _FAST_ASM_DOC): one per 32
+    inputs, since LDRB/LDRH take an immediate offset of at most 31 elements."""
+    size = 2 if in_type == "uint16_t" else 1
+    ld = "ldrh" if size == 2 else "ldrb"
+    started = [False] * len(accs)
+    lines: list[str] = []
+    for j0 in range(0, L.n_in, 32):
+        was = list(started)
+        ins: list[str] = []
+        for j in range(j0, min(j0 + 32, L.n_in)):
+            ws = [int(L.weights[r, j]) for r in rows]
+            if not any(ws):
+                continue
+            ins.append(f"{ld} %[x], [%[a], #{(j - j0) * size}]")
+            for q, w in enumerate(ws):
+                if w == 0:
+                    continue
+                s, m = f"%[{accs[q]}]", abs(w)
+                k = m.bit_length() - 1
+                if not started[q]:
+                    started[q] = True
+                    if m == 1:
+                        ins.append(f"movs {s}, %[x]" if w > 0 else f"negs {s}, %[x]")
+                        continue
+                    if m & (m - 1) == 0:
+                        ins.append(f"lsls {s}, %[x], #{k}")
+                    else:
+                        ins += [f"movs {s}, #{m}", f"muls {s}, %[x], {s}"]
+                    if w < 0:
+                        ins.append(f"negs {s}, {s}")
+                    continue
+                op = "adds" if w > 0 else "subs"
+                if m == 1:
+                    ins.append(f"{op} {s}, {s}, %[x]")
+                elif m & (m - 1) == 0:
+                    ins += [f"lsls %[t], %[x], #{k}", f"{op} {s}, {s}, %[t]"]
+                else:
+                    ins += [f"movs %[t], #{m}", "muls %[t], %[x], %[t]", f"{op} {s}, {s}, %[t]"]
+        if not ins:
+            continue
+        # GCC hands Thumb-1 inline assembly to the assembler in divided syntax: switch to the
+        # unified syntax used here and back
+        ins = [".syntax unified", *ins, ".syntax divided"]
+        outs = [f'[{a}] "{"+l" if old else "=&l"}"({a})'
+                for a, old, now in zip(accs, was, started, strict=True) if now]
+        outs += ['[x] "=&l"(x)', '[t] "=&l"(t)']
+        n = min(32, L.n_in - j0)
+        base = f"{src} + {j0}" if j0 else src
+        lines.append("    __asm__(")
+        lines += [f'        "{i}\\n\\t"' for i in ins]
+        lines.append(f"        : {', '.join(outs)}")
+        lines.append(f'        : [a] "l"({base}), "m"(*(const {in_type} (*)[{n}])({base}))')
+        lines.append('        : "cc");')
+    return lines
+
+
 def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
     stages = _stages(model)
     P = prefix.upper()
     im = model.input_map
     out = [_banner(model, "fast", f"{prefix}_model.c: the network, fast variant."),
            f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS, _KEEP_DOC,
+           _FAST_ASM_DOC,
            "/* Fast variant: every constant is an immediate in the code below (a zero weight\n"
            " * costs nothing, +-1 is an add or a subtract, a power of two a shift), and the\n"
            f" * outputs are computed {block} at a time so each activation is loaded once per "
@@ -549,6 +645,14 @@ def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
             keep = f"QNN_KEEP{len(accs)}({', '.join(accs)});"
             body.append("    {")
             body.append("        uint32_t " + ", ".join(f"{a} = 0" for a in accs) + ";")
+            asm = _fast_asm_block(accs, rows, L, src, L.n_in, st.in_type)
+            if asm:
+                body.append("#if QNN_FAST_ASM")
+                body.append("        {")
+                body.append("        uint32_t t;")
+                body += ["    " + a for a in asm]
+                body.append("        }")
+                body.append("#else")
             for j in range(L.n_in):
                 macs = [_mac(a, "x", int(L.weights[r, j])) for a, r in zip(accs, rows,
                                                                              strict=True)]
@@ -558,11 +662,14 @@ def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
                 body.append(f"        x = {src}[{j}];")
                 body += ["        " + mc for mc in macs]
                 body.append("        " + keep)
+            if asm:
+                body.append("#endif")
             for a, r in zip(accs, rows, strict=True):
                 body += ["        " + s for s in _fast_requant(st, r, a, dst)]
             body.append("    }")
     body.append("    (void)x;")
-    out.append(f"void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])\n{{")
+    out.append(f"QNN_FAST_FN void {prefix}_predict(const uint16_t in[{P}_N_IN], "
+               f"int16_t out[{P}_N_OUT])\n{{")
     out += body
     out.append("}\n")
     return "\n".join(out)

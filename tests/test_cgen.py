@@ -145,6 +145,9 @@ def test_header_documents_units_and_api():
         c = generate_c(model, variant)["qnn_model.c"]
         assert "no 64-bit" in c  # the requantization comment
         code = re.sub(r"/\*.*?\*/", "", c, flags=re.S)
+        # string literals (the include, the fast kernel's assembly with its %[operands])
+        code = re.sub(r'"(\\.|[^"\\])*"', '""', code)
+        assert not re.search(r"\b(sdiv|udiv|bl|blx)\b", c), "no division or call in the asm"
         assert not re.search(r"\b(float|double|int64_t|uint64_t|long long|malloc)\b", code)
         assert "/" not in code and "%" not in code, "no division"
 
@@ -166,3 +169,13 @@ def test_bad_variant_and_prefix():
     files = generate_c(model, prefix="net")
     assert set(files) == {"net_model.h", "net_model.c"}
     assert "void net_predict(" in files["net_model.h"]
+
+
+def test_fast_kernel_asm_and_fallback():
+    """The fast variant's MAC blocks are Thumb-1 inline assembly with the plain C under #else
+    (the host tests above compile the C; the M0 tests run the assembly); layers wider than 32
+    inputs split the assembly so LDRB offsets stay in range."""
+    model = random_int_model((6, 40, 6), 8, 8, 12)
+    src = generate_c(model, "fast")["qnn_model.c"]
+    assert "#if QNN_FAST_ASM" in src and "#else" in src and "__asm__(" in src
+    assert "[a] \"l\"(a1 + 32)" in src and "#31]" in src and "#32]" not in src
