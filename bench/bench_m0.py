@@ -1,6 +1,7 @@
 """Benchmark on the emulated Cortex-M0: cycles, cycles per MAC, flash and RAM of the inference
 for the compact and fast variants and a TFLite-Micro-style int8 baseline (codegen/baseline.py),
-6-16-16-6 at 8-bit and 4-bit weights, with the fast (1-cycle) and small (32-cycle) multiplier.
+6-16-16-6 at 8-bit and 4-bit weights (a random model and the trained magnet6 fixtures), with
+the fast (1-cycle) and small (32-cycle) multiplier.
 
     .venv/bin/python bench/bench_m0.py
 """
@@ -19,11 +20,12 @@ from codegen.cgen import write_c  # noqa: E402
 from codegen.elfinfo import check_integer_only, size_report  # noqa: E402
 from codegen.m0 import run_inferences  # noqa: E402
 from qnn.commands.verify import random_inputs  # noqa: E402
-from qnn.intmodel import predict_int  # noqa: E402
+from qnn.intmodel import IntModel, predict_int  # noqa: E402
 from qnn.testing import random_int_model  # noqa: E402
 
 SIZES = (6, 16, 16, 6)
 N = 200
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
 
 def measure(model, kind: str, folder: Path) -> dict:
@@ -40,6 +42,7 @@ def measure(model, kind: str, folder: Path) -> dict:
     helpers = [p for p in check_integer_only(elf)]
     return {
         "cycles": float(fast.cycles.mean()),
+        "cycles_max": int(fast.cycles.max()),
         "cycles_slow": float(slow.cycles.mean()),
         "flash": rep.inference_flash,
         "ram": rep.inference["data"] + rep.inference["bss"] + fast.peak_stack,
@@ -52,30 +55,39 @@ def measure(model, kind: str, folder: Path) -> dict:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for w_bits in (8, 4):
-            model = random_int_model(SIZES, w_bits, 8, 12)
-            macs = model.n_macs
-            print(f"\n{'-'.join(map(str, SIZES))}, {w_bits}-bit weights, 8-bit activations, "
-                  f"{macs} MACs, {N} random inputs, -Os")
-            print(f"{'':10s} {'cycles':>8s} {'cyc/MAC':>8s} {'cyc 32-mul':>10s} {'flash B':>8s} "
-                  f"{'RAM B':>6s} {'stack':>6s}  notes")
-            res = {}
-            for kind in ("compact", "fast", "baseline"):
-                r = measure(model, kind, Path(tmp) / f"{kind}{w_bits}")
-                res[kind] = r
-                notes = []
-                if r["exact"] is not None:
-                    notes.append("bit-exact" if r["exact"] else "MISMATCH")
-                if r["helpers"]:
-                    notes.append("links: " + "; ".join(r["helpers"])[:60])
-                print(f"{kind:10s} {r['cycles']:8.0f} {r['cycles'] / macs:8.2f} "
-                      f"{r['cycles_slow']:10.0f} {r['flash']:8d} {r['ram']:6d} "
-                      f"{r['stack']:6d}  {', '.join(notes)}")
-            b = res["baseline"]
-            for kind in ("compact", "fast"):
-                r = res[kind]
-                print(f"  baseline / {kind}: cycles x{b['cycles'] / r['cycles']:.2f}, "
-                      f"32-cycle multiplier x{b['cycles_slow'] / r['cycles_slow']:.2f}, "
-                      f"flash x{b['flash'] / r['flash']:.2f}")
+            for source in ("random", "trained"):
+                if source == "random":
+                    model = random_int_model(SIZES, w_bits, 8, 12)
+                else:
+                    model = IntModel.load(FIXTURES / f"magnet6_{w_bits}bit_int_model.json")
+                _table(model, f"{source}{w_bits}", Path(tmp))
+
+
+def _table(model, tag: str, tmp: Path) -> None:
+    macs = model.n_macs
+    source = "trained (magnet6 fixture)" if tag.startswith("trained") else "random"
+    print(f"\n{'-'.join(map(str, model.sizes))}, {model.layers[0].w_bits}-bit weights, "
+          f"{source}, {macs} MACs, {N} random inputs, -Os")
+    print(f"{'':10s} {'cycles':>8s} {'max':>6s} {'cyc/MAC':>8s} {'cyc 32-mul':>10s} "
+          f"{'flash B':>8s} {'RAM B':>6s} {'stack':>6s}  notes")
+    res = {}
+    for kind in ("compact", "fast", "baseline"):
+        r = measure(model, kind, tmp / f"{kind}{tag}")
+        res[kind] = r
+        notes = []
+        if r["exact"] is not None:
+            notes.append("bit-exact" if r["exact"] else "MISMATCH")
+        if r["helpers"]:
+            notes.append("links: " + "; ".join(r["helpers"])[:60])
+        print(f"{kind:10s} {r['cycles']:8.0f} {r['cycles_max']:6d} {r['cycles'] / macs:8.2f} "
+              f"{r['cycles_slow']:10.0f} {r['flash']:8d} {r['ram']:6d} "
+              f"{r['stack']:6d}  {', '.join(notes)}")
+    b = res["baseline"]
+    for kind in ("compact", "fast"):
+        r = res[kind]
+        print(f"  baseline / {kind}: cycles x{b['cycles'] / r['cycles']:.2f}, "
+              f"32-cycle multiplier x{b['cycles_slow'] / r['cycles_slow']:.2f}, "
+              f"flash x{b['flash'] / r['flash']:.2f}")
 
 
 if __name__ == "__main__":
