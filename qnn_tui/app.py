@@ -82,6 +82,8 @@ class QnnApp(WorkersMixin, App):
             self.warm_up()
         if self.session.stale:
             self.run_training("requantize")
+        if self.session.created:  # a new project: its dataset is quick to make, make it
+            self.generate_data()
 
     def on_ready(self) -> None:
         self.painted = True

@@ -26,11 +26,12 @@ class Session:
     history: list[Any] = field(default_factory=list)  # Progress-like dicts/objects
     build: dict[str, Any] | None = None  # last build-and-verify summary
     stale: bool = False  # the bit widths changed since int_model was made
+    created: bool = False  # the folder was new: the project has just been made
 
     @classmethod
     def open(cls, d: str | Path) -> Session:
         opened = open_project(d)
-        s = cls(opened.dir, opened.project, opened.warning)
+        s = cls(opened.dir, opened.project, opened.warning, created=opened.created)
         s.load_artifacts()
         return s
 

@@ -83,7 +83,8 @@ class TrainPane(Vertical):
             self.show_status(last)
         else:
             self.query_one("#train-status", Static).update(
-                "idle: press t to train (the dataset comes from pane 1)")
+                "idle: press t to train on the dataset of pane 1 (the default project takes "
+                "~20 s)")
         self.refresh_rmse()
         self.refresh_plot()
 

@@ -47,6 +47,8 @@ def test_default_project_opens_and_every_pane_shows(tmp_path, monkeypatch):
             assert (tmp_path / "home" / PROJECT_FILE).is_file()
             assert app.session.project.hidden == [16, 16] and app.session.project.w_bits == [8] * 3
             assert "identifiability" in text_of(app, "#sim-ident")
+            # a new project makes its dataset at once (quick), so every pane can go on
+            await wait_for(pilot, lambda: app.session.dataset is not None, 30, "the dataset")
             for key, tab in zip("2341", ("train", "quant", "code", "sim"), strict=True):
                 await pilot.press(key)
                 await pilot.pause()

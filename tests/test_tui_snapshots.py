@@ -5,6 +5,7 @@ Update after an intended change: pytest tests/test_tui_snapshots.py --snapshot-u
 
 import pytest
 
+from qnn.project import open_project
 from qnn_tui.app import QnnApp
 
 SIZE = (80, 24)
@@ -12,6 +13,7 @@ SIZE = (80, 24)
 
 @pytest.fixture
 def app(tmp_path):
+    open_project(tmp_path / "proj")  # an existing project: nothing is generated on opening
     return QnnApp(tmp_path / "proj", warm_up=False)
 
 
