@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except QnnError as e:
         print(f"qnn-tui: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"qnn-tui: error: cannot use the project folder: {e}", file=sys.stderr)
+        return 2
     app.run()
     return 0
 
