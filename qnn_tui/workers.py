@@ -99,12 +99,13 @@ class WorkersMixin:
                     metrics = core.finish(result, val_ds, s.dataset, s.paths["run"],
                                           s.paths["dataset"])
                     self.post_message(TrainDone(kind, result, metrics, before))
-                else:
+                elif not worker.is_cancelled:  # a replaced training must not draw
                     self.post_message(TrainProgress(event))
         except Exception as e:  # noqa: BLE001
             self._fail(kind, e)
         finally:
-            self.pauser = None
+            if self.pauser is pauser:
+                self.pauser = None
 
     @work(thread=True, exclusive=True, group="build", name="building")
     def run_build(self) -> None:
