@@ -56,7 +56,7 @@ class QnnApp(WorkersMixin, App):
         self.project_dir = Path(project_dir)
         self.session = Session.open(project_dir)
         self.do_warm_up = warm_up
-        self.busy: dict[str, str] = {}
+        self.busy: dict[int, str] = {}  # running workers: id -> name
         self.note = ""
         self.mounted_at: float | None = None
         self.tab_switched_at = 0.0
@@ -199,10 +199,10 @@ class QnnApp(WorkersMixin, App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker
         if event.state == WorkerState.RUNNING and w.name != "warm-up":
-            self.busy[w.name] = w.name
+            self.busy[id(w)] = w.name
         elif event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.busy.pop(w.name, None)
-            if w.name == "training":
+            self.busy.pop(id(w), None)
+            if w.name == "training" and "training" not in self.busy.values():
                 self.pane(TrainPane).state = "idle"
             if not self.busy:
                 self.note = ""

@@ -197,7 +197,7 @@ def test_keys_answer_while_training_pause_resume_stop(tmp_path):
                     await asyncio.sleep(0.001)
                 latencies.append(app.tab_switched_at - t0)
                 assert app.query_one(TabbedContent).active == tab
-                busy.append("training" in app.busy)
+                busy.append("training" in app.busy.values())
                 await asyncio.sleep(0.2)
             await wait_for(pilot, lambda: len(app.session.history) >= 2, 120, "two epochs")
             await pilot.press("p")
