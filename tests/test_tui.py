@@ -135,6 +135,11 @@ def test_generate_train_tweak_build_verify_reopen(tmp_path, arm_toolchain, monke
                            "re-quantization")
             assert app.session.int_model.layers[0].w_bits == 7
             assert "7" in str(app.query_one(QuantPane).query_one(DataTable).get_row_at(0)[2])
+            # fine-tune at the new widths: the loss change is shown
+            await pilot.press("f")
+            await wait_for(pilot, lambda: "fine-tune:" in app.query_one(QuantPane).note
+                           and not app.busy, 120, "the fine-tune")
+            assert "->" in text_of(app, "#quant-status")
             # a missing toolchain is explained inside the pane
             monkeypatch.setenv("QNN_ARM_GCC", str(tmp_path / "no-such-gcc"))
             await pilot.press("4", "b")
