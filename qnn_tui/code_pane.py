@@ -119,7 +119,7 @@ class CodePane(Vertical):
         except QnnError as e:
             w.update(Text(str(e), style="red"))
             return
-        w.update(Syntax(files[SOURCE], "c", line_numbers=True, word_wrap=False,
+        w.update(Syntax(files[SOURCE], "c", line_numbers=True, word_wrap=True,
                         theme="ansi_dark" if self.app.current_theme.dark else "ansi_light"))
 
     def refresh_report(self) -> None:
