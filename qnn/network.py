@@ -78,11 +78,18 @@ def _bias_total(layer, k: int, spec: NetSpec, consts) -> jax.Array:
     return layer["b"]
 
 
+def step(value: jax.Array) -> jax.Array:
+    """A learned step as used: |s| + 1e-8. An optimizer may push the raw parameter through
+    zero; the magnitude is what quantizes, so the sign carries no meaning and the step stays
+    positive without a hard clip that would stop its gradient."""
+    return jnp.abs(value) + 1e-8
+
+
 def _out_scale(params, k: int, spec: NetSpec, consts) -> jax.Array:
     """Real value of one LSB of layer k's output, in the units its accumulator is in."""
     if k == spec.n_layers - 1:
         return consts["out_lsb"] / consts["y_std"]
-    return params[k]["sa"]
+    return step(params[k]["sa"])
 
 
 def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
@@ -91,9 +98,9 @@ def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
     s_in = spec.in_scale()
     x = a0 * s_in
     for k, layer in enumerate(params):
-        sw = layer["sw"][:, None]
-        wq = fake_quant(layer["w"], sw, bits=spec.w_bits[k], signed=True)
-        acc_step = layer["sw"] * s_in
+        sw = step(layer["sw"])
+        wq = fake_quant(layer["w"], sw[:, None], bits=spec.w_bits[k], signed=True)
+        acc_step = sw * s_in
         bq = round_ste(_bias_total(layer, k, spec, consts) / acc_step) * acc_step
         z = x @ wq.T + bq
         s_out = _out_scale(params, k, spec, consts)
@@ -118,8 +125,9 @@ def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
     out = []
     for k, layer in enumerate(params):
         lo, hi = int_range(spec.w_bits[k], signed=True)
-        w = jnp.clip(jnp.floor(layer["w"] / layer["sw"][:, None] + 0.5), lo, hi)
-        acc_step = layer["sw"] * s_in
+        sw = step(layer["sw"])
+        w = jnp.clip(jnp.floor(layer["w"] / sw[:, None] + 0.5), lo, hi)
+        acc_step = sw * s_in
         b = jnp.clip(jnp.floor(_bias_total(layer, k, spec, consts) / acc_step + 0.5),
                      -(2.0**30), 2.0**30)
         bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k)

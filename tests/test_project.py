@@ -49,3 +49,14 @@ def test_step_bits_clamps():
     for _ in range(10):
         step_bits(p, "a", 0, -1)
     assert p.a_bits == [2, 8]
+
+
+def test_project_defaults_follow_the_training_defaults():
+    """project.py stays JAX-free, so it repeats TrainConfig's numbers; keep them in step."""
+    from qnn.config import TrainConfig
+    from qnn.project import Project
+
+    d, p = TrainConfig(), Project()
+    assert p.epochs == [d.epochs_float, d.epochs_qat, d.epochs_int]
+    assert (p.epochs_finetune, p.lr, p.batch_size) == (d.epochs_finetune, d.lr, d.batch_size)
+    assert tuple(p.hidden) == d.hidden
