@@ -3,7 +3,7 @@ The CLI and the workbench both call these."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,10 @@ def dataset_names(ds: Any) -> dict[str, list[str]]:
             ("input_names", "input_units", "output_names", "output_units")}
 
 
-def train_result(ds: Any, cfg: TrainConfig, *, on_progress: Callable[[Progress], None] = print,
-                 stop: Callable[[], bool] = lambda: False,
-                 init: TrainResult | None = None) -> tuple[TrainResult, Any]:
-    """Split a Dataset, train on it; returns the result and the validation split."""
+def train_events(ds: Any, cfg: TrainConfig, *, stop: Callable[[], bool] = lambda: False,
+                 init: TrainResult | None = None) -> Iterator[Progress | tuple[TrainResult, Any]]:
+    """Split a Dataset and train on it: yields each epoch's Progress, then
+    (TrainResult, validation split). The CLI and the workbench's worker both loop over it."""
     from sim.dataset import split
 
     cfg.validate()
@@ -42,15 +42,20 @@ def train_result(ds: Any, cfg: TrainConfig, *, on_progress: Callable[[Progress],
     train_ds, val_ds = split(ds, cfg.val_fraction, seed=cfg.seed)
     if train_ds.n < 2 or val_ds.n < 1:
         raise QnnError(f"the dataset has {ds.n} rows: too few to train; generate more.")
-    result = None
     for event in train(train_ds.x, train_ds.y, val_ds.x, val_ds.y, cfg,
                        names=dataset_names(ds), stop=stop, init=init):
-        if isinstance(event, TrainResult):
-            result = event
-        else:
-            on_progress(event)
-    assert result is not None
-    return result, val_ds
+        yield (event, val_ds) if isinstance(event, TrainResult) else event
+
+
+def train_result(ds: Any, cfg: TrainConfig, *, on_progress: Callable[[Progress], None] = print,
+                 stop: Callable[[], bool] = lambda: False,
+                 init: TrainResult | None = None) -> tuple[TrainResult, Any]:
+    """Split a Dataset, train on it; returns the result and the validation split."""
+    for event in train_events(ds, cfg, stop=stop, init=init):
+        if isinstance(event, tuple):
+            return event
+        on_progress(event)
+    raise AssertionError("train() always ends with a TrainResult")
 
 
 def metrics_of(result: TrainResult, val_ds: Any) -> dict[str, Any]:
@@ -84,6 +89,20 @@ def load_run(run: str | Path) -> tuple[IntModel, list[dict[str, np.ndarray]], ne
     if tuple(spec.sizes) != tuple(model.sizes):
         raise QnnError(f"{run}: {CONFIG} and the integer model disagree on sizes; train again.")
     return model, load_params(run), spec
+
+
+def load_result(run: str | Path) -> TrainResult:
+    """Rebuild the TrainResult of a saved run folder (to fine-tune it after a reopen)."""
+    from qnn.run import HISTORY, PARAMS
+    from qnn.stats import DataStats
+
+    model, float_params, spec = load_run(run)
+    cfg = TrainConfig.from_json(load_json(run, CONFIG)["train"])
+    stats = DataStats(model.input_map, np.asarray(model.meta["y_mean"]),
+                      np.asarray(model.meta["y_std"]), np.asarray(model.output_lsb))
+    history = ([Progress(**h) for h in load_json(run, HISTORY)]
+               if (Path(run) / HISTORY).is_file() else [])
+    return TrainResult(cfg, spec, stats, load_params(run, PARAMS), float_params, model, history)
 
 
 def eval_run(run: str | Path, data: str | Path) -> dict[str, Any]:

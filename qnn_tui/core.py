@@ -99,15 +99,9 @@ class Pauser:
 def training(ds: Any, cfg: Any, stop: Callable[[], bool], init: Any = None
              ) -> Iterator[Any]:
     """Yield the core's Progress events, then (TrainResult, val_ds)."""
-    from qnn.pipeline import dataset_names
-    from qnn.train import TrainResult, train
-    from sim.dataset import split
+    from qnn.pipeline import train_events
 
-    cfg.validate()
-    train_ds, val_ds = split(ds, cfg.val_fraction, seed=cfg.seed)
-    for event in train(train_ds.x, train_ds.y, val_ds.x, val_ds.y, cfg,
-                       names=dataset_names(ds), stop=stop, init=init):
-        yield (event, val_ds) if isinstance(event, TrainResult) else event
+    yield from train_events(ds, cfg, stop=stop, init=init)
 
 
 def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path) -> dict[str, Any]:
@@ -122,20 +116,9 @@ def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path) -> dict[str
 
 def result_from_run(run: Path) -> Any:
     """Rebuild the TrainResult of a saved run folder (to fine-tune after a reopen)."""
-    from qnn.config import TrainConfig
-    from qnn.run import CONFIG, HISTORY, PARAMS, load_int_model, load_json, load_params
-    from qnn.stats import DataStats
-    from qnn.train import Progress, TrainResult
+    from qnn.pipeline import load_result
 
-    model = load_int_model(run)
-    cfg = TrainConfig.from_json(load_json(run, CONFIG)["train"])
-    spec = cfg.spec(model.n_in, model.n_out)
-    stats = DataStats(model.input_map, np.asarray(model.meta["y_mean"]),
-                      np.asarray(model.meta["y_std"]), np.asarray(model.output_lsb))
-    history = [Progress(**h) for h in load_json(run, HISTORY)] if (run / HISTORY).is_file() \
-        else []
-    return TrainResult(cfg, spec, stats, load_params(run, PARAMS), load_params(run), model,
-                       history)
+    return load_result(run)
 
 
 def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
