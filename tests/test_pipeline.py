@@ -1,0 +1,96 @@
+"""The headless commands on the user's path, good input and bad."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qnn.cli import main
+from qnn.intmodel import predict_int
+from qnn.pipeline import load_result
+from sim.dataset import generate, save_dataset
+
+FAST = ["--epochs", "2,1,1", "--hidden", "8"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pipe")
+    save_dataset(generate("magnet6", n=3000, seed=1), d / "train.npz")
+    save_dataset(generate("magnet6", n=500, seed=2), d / "test.npz")
+    assert main(["train", "--data", str(d / "train.npz"), "--out", str(d / "run"), "--quiet",
+                 *FAST]) == 0
+    return d
+
+
+def test_run_folder_is_complete_and_reloads(trained):
+    run = trained / "run"
+    names = {p.name for p in run.iterdir()}
+    assert names == {"config.json", "params.npz", "float_params.npz", "int_model.json",
+                     "metrics.json", "history.json"}
+    result = load_result(run)
+    assert result.int_model.to_json() == json.loads((run / "int_model.json").read_text())
+    assert len(result.history) == 4 and result.spec.sizes == (6, 8, 6)
+
+
+def test_eval_and_predict(trained, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(trained / "run"), "--data", str(trained / "test.npz"),
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["n"] == 500 and r["mse_int"] > 0 and set(r["rmse_per_output"]) >= {"x", "yaw"}
+    out = trained / "pred.npz"
+    assert main(["predict", str(trained / "run"), "--data", str(trained / "test.npz"),
+                 "--out", str(out)]) == 0
+    with np.load(out) as p:
+        assert p["y_int"].dtype == np.int16 and p["y_int"].shape == (500, 6)
+        from qnn.run import load_int_model
+        from sim.dataset import load_dataset
+
+        expected = predict_int(load_int_model(trained / "run"),
+                               load_dataset(trained / "test.npz").x)
+        np.testing.assert_array_equal(p["y_int"], expected)
+
+
+def _bad_files(d):
+    ds = generate("magnet6", n=50, seed=3)
+    np.savez(d / "float_x.npz", x=ds.x.astype(np.float32) + 0.5, y=ds.y)
+    y = ds.y.copy()
+    y[3, 2] = np.nan
+    np.savez(d / "nan_y.npz", x=ds.x, y=y)
+    np.savez(d / "empty.npz", x=ds.x[:0], y=ds.y[:0])
+    np.savez(d / "shape.npz", x=ds.x[:, :4], y=ds.y[:10])
+    (d / "garbage.npz").write_bytes(b"not a zip file")
+    save_dataset(ds, d / "ok.npz")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "missing.npz"], "no such file"),
+    (["--data", "float_x.npz"], "x"),
+    (["--data", "nan_y.npz"], "NaN"),
+    (["--data", "empty.npz"], "empty"),
+    (["--data", "shape.npz"], ""),
+    (["--data", "garbage.npz"], ""),
+    (["--data", "ok.npz", "--wbits", "9"], "weight bits 9 outside 2..8"),
+    (["--data", "ok.npz", "--abits", "1"], "activation bits 1"),
+    (["--data", "ok.npz", "--epochs", "1,1"], "three numbers"),
+])
+def test_bad_input_one_line_nonzero_and_no_run_folder(tmp_path, capsys, args, message):
+    _bad_files(tmp_path)
+    args = [a if not a.endswith(".npz") else str(tmp_path / a) for a in args]
+    out = tmp_path / "run"
+    code = main(["train", *FAST, *args, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("qnn train: error:")
+    assert message in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]  # no temp leftovers
+
+
+def test_a_failed_retrain_keeps_the_previous_run(trained, capsys):
+    before = (trained / "run" / "int_model.json").read_text()
+    code = main(["train", "--data", str(trained / "train.npz"), "--out", str(trained / "run"),
+                 "--wbits", "12", "--quiet"])
+    assert code == 2
+    assert (trained / "run" / "int_model.json").read_text() == before
