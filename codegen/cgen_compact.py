@@ -13,10 +13,10 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 440 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# models alike): 436 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
 # + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1186 B;
-# ~4140-4190 cycles max (4.6 cycles per MAC in the kernel, 24 per channel requantization,
+# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1182 B;
+# ~4140-4185 cycles max (4.6 cycles per MAC in the kernel, 24 per channel requantization,
 # ~700 in the stage loop, the copies and the prologue). A 1000 B budget leaves 254 B of code.
 
 _COMPACT_DOC = """\
@@ -59,13 +59,11 @@ _COMPACT_MACROS = """\
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
 #define QNN_ASM 1
 #define QNN_REG(type, v, reg, init) register type v __asm__(reg) = (init)
-#define QNN_FN __attribute__((optimize("reorder-blocks-algorithm=stc")))
 #define QNN_ASR_K(v, k) \\
     __asm__(".syntax unified\\n\\tasrs %0, %1\\n\\t.syntax divided" : "+l"(v) : "l"(k) : "cc")
 #else
 #define QNN_ASM 0
 #define QNN_REG(type, v, reg, init) type v = (init)
-#define QNN_FN
 #define QNN_ASR_K(v, k) ((v) = (uint32_t)((int32_t)(v) >> ((uint32_t)(k) & 255u)))
 #endif
 """
@@ -79,7 +77,10 @@ _KERNEL_DOC = """\
  *   LDRB t, [r1, #q] ; MULS t, x ; ADD sq, t   4 cycles   x {block} outputs: 32
  *   ADD r1, lr ; CMP r0, ip ; BNE            5 cycles
  *
- * i.e. 39 cycles per input and block (4.9 per multiply-accumulate). A block of nb < {block}
+ * i.e. 39 cycles per input and block (4.9 per multiply-accumulate); with every layer's input
+ * count even, the loop body holds two inputs and the CMP/BNE is paid once per pair (4.6 per
+ * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au (the MOVs
+ * before the loop) and are stored with two STMIA after it. A block of nb < {block}
  * outputs still runs {block} products; the extra ones read the next block's weights and their
  * accumulators are never used. */
 """
@@ -235,7 +236,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     if fast:
         req_loop = ["#if QNN_ASM", *_requant_asm(mtype), "#else", *req_loop, "#endif"]
     body = f"""\
-QNN_FN void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
+void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {{
     const {T} *st = {prefix}_stages;
     const uint8_t *w = {prefix}_w;
