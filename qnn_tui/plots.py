@@ -36,3 +36,18 @@ def line_plot(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], wi
     if ylabel:
         f.label(ylabel, axis="y")
     return Text.from_ansi(str(f.build()))
+
+
+class DeferredPlot:
+    """Mixin for a pane with a plot: `refresh_plot()` redraws after the next refresh, once
+    however often asked (plotext is slow to import and to draw: the first frame does not wait
+    for it). The pane defines `_draw_plot()`, which must clear `_plot_pending`."""
+
+    _plot_pending = False
+
+    def refresh_plot(self) -> None:
+        if not getattr(self.app, "painted", True):  # type: ignore[attr-defined]
+            return  # the app draws the plots after its first frame (on_ready)
+        if not self._plot_pending:
+            self._plot_pending = True
+            self.set_timer(0.01, self._draw_plot)  # type: ignore[attr-defined]

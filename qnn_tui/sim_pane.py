@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from qnn_tui import core
 from qnn_tui.fields import Field, FieldTable, floats
-from qnn_tui.plots import line_plot
+from qnn_tui.plots import DeferredPlot, line_plot
 
 
 def _param_field(key: str, label: str, scale: bool = False) -> Field:
@@ -87,7 +87,7 @@ class PoseTable(DataTable):
         self.screen.query_one(SimPane).nudge(self.cursor_row, d)
 
 
-class SimPane(Vertical):
+class SimPane(DeferredPlot, Vertical):
     BINDINGS = [
         Binding("g", "app.generate", "generate data"),
         Binding("r", "random_pose", "random pose"),
@@ -176,15 +176,6 @@ class SimPane(Vertical):
             t.add_row(*a, *b)
         t.move_cursor(row=min(row, model.n_out - 1))
         self.refresh_plot()
-
-    def refresh_plot(self) -> None:
-        """Redraw after the next refresh, once however often asked (plotext is slow to import
-        and to draw: the first frame does not wait for it)."""
-        if not getattr(self.app, "painted", True):
-            return  # the app draws the plots after its first frame (on_ready)
-        if not getattr(self, "_plot_pending", False):
-            self._plot_pending = True
-            self.set_timer(0.01, self._draw_plot)
 
     def _draw_plot(self) -> None:
         self._plot_pending = False

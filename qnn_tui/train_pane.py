@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from qnn_tui.fields import Field, FieldTable, ints
-from qnn_tui.plots import line_plot
+from qnn_tui.plots import DeferredPlot, line_plot
 
 
 def _set_epochs(p, text):
@@ -47,7 +47,7 @@ def _get(h: Any, key: str) -> Any:
     return h.get(key) if isinstance(h, dict) else getattr(h, key)
 
 
-class TrainPane(Vertical):
+class TrainPane(DeferredPlot, Vertical):
     BINDINGS = [
         Binding("t", "app.train", "train"),
         Binding("p,space", "app.pause", "pause/resume"),
@@ -110,15 +110,6 @@ class TrainPane(Vertical):
             f = fl.get(name)
             t.add_row(name, f"{v['rmse']:.4g} {v['unit']}",
                       f"{f['rmse']:.4g}" if f else "-")
-
-    def refresh_plot(self) -> None:
-        """Redraw after the next refresh, once however often asked (plotext is slow to import
-        and to draw: the first frame does not wait for it)."""
-        if not getattr(self.app, "painted", True):
-            return  # the app draws the plots after its first frame (on_ready)
-        if not getattr(self, "_plot_pending", False):
-            self._plot_pending = True
-            self.set_timer(0.01, self._draw_plot)
 
     def _draw_plot(self) -> None:
         self._plot_pending = False
