@@ -13,11 +13,11 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 436 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# models alike): 388 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
 # + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1182 B;
-# ~4140-4185 cycles max (4.6 cycles per MAC in the kernel, 24 per channel requantization,
-# ~700 in the stage loop, the copies and the prologue). A 1000 B budget leaves 254 B of code.
+# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1134 B;
+# ~3880-3925 cycles max (4.6 cycles per MAC in the kernel, 22 per channel requantization,
+# the rest in the stage and block loops, all in one inline-assembly statement), 80 B stack.
 
 _COMPACT_DOC = """\
 /*
@@ -58,12 +58,10 @@ _COMPACT_MACROS = """\
  * v = (int32_t)v >> (k & 255): one ASRS, which only reads the low byte of its shift register. */
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
 #define QNN_ASM 1
-#define QNN_REG(type, v, reg, init) register type v __asm__(reg) = (init)
 #define QNN_ASR_K(v, k) \\
     __asm__(".syntax unified\\n\\tasrs %0, %1\\n\\t.syntax divided" : "+l"(v) : "l"(k) : "cc")
 #else
 #define QNN_ASM 0
-#define QNN_REG(type, v, reg, init) type v = (init)
 #define QNN_ASR_K(v, k) ((v) = (uint32_t)((int32_t)(v) >> ((uint32_t)(k) & 255u)))
 #endif
 """
@@ -80,9 +78,11 @@ _KERNEL_DOC = """\
  * i.e. 39 cycles per input and block (4.9 per multiply-accumulate); with every layer's input
  * count even, the loop body holds two inputs and the CMP/BNE is paid once per pair (4.6 per
  * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au (the MOVs
- * before the loop) and are stored with two STMIA after it. A block of nb < {block}
- * outputs still runs {block} products; the extra ones read the next block's weights and their
- * accumulators are never used. */
+ * before the loop) and are stored with two STMIA after it. With GCC on ARMv6-M the stage
+ * loop, the block loop and the requantization around the kernel are assembly too (one
+ * statement, its state in a 32-byte stack frame), so nothing is spilled per block. A
+ * block of nb < {block} outputs still runs {block} products; the extra ones read the next
+ * block's weights and their accumulators are never used. */
 """
 
 _REGS = ("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
@@ -116,43 +116,6 @@ def _compact_stages(model: IntModel) -> list[_CStage]:
                            [int(v) for v in L.shift], data))
         in_lo = L.lo
     return out
-
-
-def _kernel_asm(prefix: str, unroll: int) -> list[str]:
-    """The block kernel as one inline-assembly statement (see _KERNEL_DOC)."""
-    B = COMPACT_BLOCK
-    ins = ["push {%[x]}", "mov lr, %[t]"]
-    ins += [f"mov %[s{q}], %[s0]" for q in range(1, B)]
-    ins += ["1:"]
-    for _ in range(unroll):
-        ins += ["ldmia %[a]!, {%[x]}"]
-        for q in range(B):
-            add = "adds" if int(_REGS[q][1:]) < 8 else "add"
-            ins += [f"ldrb %[t], [%[w], #{q}]", "muls %[t], %[x], %[t]", f"{add} %[s{q}], %[t]"]
-        ins += ["add %[w], lr"]
-    ins += ["cmp %[a], %[e]", "bne 1b",
-            "pop {%[a]}", "stmia %[a]!, {%[s0], %[s1], %[s2], %[s3]}"]
-    ins += [f"mov %[s{q}], %[s{q + 4}]" for q in range(4)]
-    ins += ["stmia %[a]!, {%[s0], %[s1], %[s2], %[s3]}"]
-    ins = [".syntax unified", *ins, ".syntax divided"]
-    lines = ["            QNN_REG(const uint32_t *, a, \"r0\", in_lo);",
-             "            QNN_REG(const uint8_t *, wr, \"r1\", w);",
-             "            QNN_REG(uint32_t *, x, \"r2\", p); /* the block's slots */",
-             "            QNN_REG(uint32_t, t, \"r3\", nb); /* the weight stride */",
-             "            QNN_REG(uint32_t, s0, \"r4\", init);",
-             "            QNN_REG(const uint32_t *, e, \"ip\", in_end);"]
-    lines += [f"            register uint32_t s{q} __asm__(\"{r}\");"
-              for q, r in enumerate(_REGS) if q]
-    lines.append("            __asm__ volatile(")
-    lines += [f'                "{i}\\n\\t"' for i in ins]
-    outs = ['[a] "+l"(a)', '[w] "+l"(wr)', '[x] "+l"(x)', '[t] "+l"(t)', '[s0] "+l"(s0)']
-    outs += [f'[s{q}] "=&{"l" if q < 4 else "r"}"(s{q})' for q in range(1, B)]
-    lines.append(f"                : {', '.join(outs[:5])},")
-    lines.append(f"                  {', '.join(outs[5:])}")
-    lines.append('                : [e] "r"(e)')
-    lines.append('                : "lr", "cc", "memory");')
-    lines.append("            w = wr;")
-    return lines
 
 
 def _compact_source(model: IntModel, prefix: str) -> str:
@@ -233,11 +196,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                  "if (u > span) u = span;"]
     req_c = [*req_c, "sum += u;", "*p++ = u;"]
     req_loop = ["        do {", *["            " + t for t in req_c], "        } while (p != acc);"]
-    if fast:
-        req_loop = ["#if QNN_ASM", *_requant_asm(mtype), "#else", *req_loop, "#endif"]
-    body = f"""\
-void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
-{{
+    c_loop = f"""\
     const {T} *st = {prefix}_stages;
     const uint8_t *w = {prefix}_w;
     const int32_t *k = {prefix}_k;
@@ -245,9 +204,7 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {"" if fast else f"    const uint8_t *np = {prefix}_n;{nl}"}\
     uint32_t *acc = {prefix}_act; /* the next output's slot */
     uint32_t sum = 0; /* of the stored activations: the weights' offset, see above */
-    uint32_t q;
 
-    for (q = 0; q < {P}_N_IN; q++) acc[q] = in[q]; /* the input map's "acc" */
     do {{
         /* a stage's inputs are the {prefix}_act slots just before its outputs */
         uint32_t *in_end = acc;
@@ -260,17 +217,23 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
         for (; in_lo != in_end && p < acc; p += {B}) {{
             uint32_t nb = (uint32_t)(acc - p);
             if (nb > {B}) nb = {B};
-#if QNN_ASM
-{nl.join(_kernel_asm(prefix, unroll))}
-#else
 {nl.join(c_kernel)}
-#endif
         }}
         /* the requantization of every channel of the stage */
         p = in_end;
         sum = 0;
 {nl.join(req_loop)}
-    }} while (++st != {prefix}_stages + {n_st});
+    }} while (++st != {prefix}_stages + {n_st});"""
+    if fast:
+        c_loop = "\n".join(["#if QNN_ASM", *_predict_asm(prefix, n_st, unroll, mtype, ntype),
+                            "#else", "    {", c_loop, "    }", "#endif"])
+    body = f"""\
+void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
+{{
+    uint32_t q;
+
+    for (q = 0; q < {P}_N_IN; q++) {prefix}_act[q] = in[q]; /* the input map's "acc" */
+{c_loop}
     for (q = 0; q < {P}_N_OUT; q++)
         out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));
 }}
@@ -279,57 +242,72 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
     return "\n".join(out)
 
 
-def _requant_asm(mtype: str) -> list[str]:
-    """The requantization loop of a stage as one inline-assembly statement: the C form under
-    #else, instruction by instruction (22 cycles a channel when no clamp saturates)."""
-    ld, step = ("ldrh", 2) if mtype == "uint16_t" else ("ldr", 4)
-    ins = [("1:", ""),
-           ("ldmia %[k]!, {%[kk]}", "kk = *k++"),
-           ("ldr %[u], [%[p]]", "the raw accumulator"),
-           ("asrs %[t], %[kk], #8", "B"),
-           ("adds %[u], %[t]", ""),
-           (f"{ld} %[t], [%[m]]", "M"),
-           (f"adds %[m], #{step}", ""),
-           ("muls %[u], %[t], %[u]", "P = (acc + B) * M"),
-           ("asrs %[u], %[kk]", "P >> (n - 1): ASRS reads kk's low byte"),
-           ("add %[u], %[c]", "+ 1 - 2 lo"),
-           ("asrs %[u], %[u], #1", "u = v - lo"),
-           ("asrs %[t], %[u], #31", "the clamp: u < 0 ? 0 : u"),
-           ("bics %[u], %[t]", ""),
-           ("cmp %[u], %[span]", "rare: u > span"),
-           ("bhi 3f", ""),
-           ("2:", ""),
-           ("add %[sum], %[u]", ""),
-           ("stmia %[p]!, {%[u]}", ""),
-           ("cmp %[p], %[pe]", ""),
-           ("bne 1b", ""),
-           ("b 4f", ""),
-           ("3:", ""),
-           ("mov %[u], %[span]", ""),
-           ("b 2b", ""),
-           ("4:", "")]
-    lines = ["        {",
-             '            QNN_REG(uint32_t *, pp, "r0", p);',
-             '            QNN_REG(const int32_t *, kp, "r1", k);',
-             f'            QNN_REG(const {mtype} *, mp, "r2", m);',
-             '            QNN_REG(uint32_t, c, "r8", cst);',
-             '            QNN_REG(uint32_t, sp_, "r9", span);',
-             '            QNN_REG(uint32_t, su, "r10", 0);',
-             '            QNN_REG(uint32_t *, pe, "r11", acc);',
-             '            register uint32_t kk __asm__("r3"), u __asm__("r4"), '
-             't __asm__("r5");',
-             "            __asm__ volatile(",
-             '                ".syntax unified\\n\\t"']
+def _predict_asm(prefix: str, n_st: int, unroll: int, mtype: str, ntype: str) -> list[str]:
+    """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
+    inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
+    B = COMPACT_BLOCK
+    ld_n, o = ("ldrb", 1) if ntype == "uint8_t" else ("ldrh", 2)
+    o_span, o_c, size = 2 * o, 4 * o, 8 * o  # the stage_t layout: n_in, n_out, span, c
+    ld_m, m_step = ("ldrh", 2) if mtype == "uint16_t" else ("ldr", 4)
+    acc = [f"r{4 + q}" for q in range(B)]
+    body = ["ldmia r0!, {r2}"]
+    for q, s in enumerate(acc):
+        body += [f"ldrb r3, [r1, #{q}]", "muls r3, r2, r3",
+                 f"adds {s}, r3" if q < 4 else f"add {s}, r3"]
+    ins = [  # frame: st, k, m, in_lo, init, stage end, block p, stages end
+        ("sub sp, #32", ""), ("str r2, [sp, #4]", "k"), ("str r3, [sp, #8]", "m"),
+        ("str r5, [sp, #28]", "the stages' end"), ("b 2f", ""),
+        ("8:", "rare: u > span"), ("mov r5, r9", ""), ("b 7f", ""),
+        ("5:", "the requantization, r0 = p up to r10"), ("mov r10, r3", ""),
+        ("mov r0, ip", ""), ("ldr r4, [sp, #0]", ""), (f"ldrh r5, [r4, #{o_span}]", ""),
+        ("mov r9, r5", "span"), (f"ldr r5, [r4, #{o_c}]", ""), ("mov r8, r5", "1 - 2 lo"),
+        ("ldr r2, [sp, #4]", ""), ("ldr r3, [sp, #8]", ""), ("movs r6, #0", "sum"),
+        ("6:", ""), ("ldmia r2!, {r4}", "kk = *k++"), ("ldr r5, [r0]", "acc"),
+        ("asrs r7, r4, #8", "B"), ("adds r5, r7", ""), (f"{ld_m} r7, [r3]", "M"),
+        (f"adds r3, #{m_step}", ""), ("muls r5, r7, r5", "P = (acc + B) * M"),
+        ("asrs r5, r4", "P >> (n - 1): ASRS reads kk's low byte"),
+        ("add r5, r8", "+ 1 - 2 lo"), ("asrs r5, r5, #1", "u = v - lo"),
+        ("asrs r7, r5, #31", "the clamp: u < 0 ? 0 : u"), ("bics r5, r7", ""),
+        ("cmp r5, r9", ""), ("bhi 8b", ""), ("7:", ""),
+        ("adds r6, r5", "sum += u"), ("stmia r0!, {r5}", ""), ("cmp r0, r10", ""),
+        ("bne 6b", ""), ("str r2, [sp, #4]", ""), ("str r3, [sp, #8]", ""),
+        ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
+        ("ldr r5, [sp, #28]", ""), ("cmp r4, r5", ""), ("beq 9f", ""),
+        ("2:", "a stage: r0 its first output's slot, r4 st, r6 the previous stage's sum"),
+        ("str r4, [sp, #0]", ""), (f"{ld_n} r3, [r4, #{o}]", "n_out"), ("lsls r3, r3, #2", ""),
+        ("adds r3, r0, r3", ""), ("str r3, [sp, #20]", "the stage's end"),
+        ("mov ip, r0", "the inputs' end"), (f"{ld_n} r2, [r4, #0]", "n_in"),
+        ("lsls r2, r2, #2", ""), ("beq 5b", "the input map: no kernel"),
+        ("subs r2, r0, r2", ""), ("str r2, [sp, #12]", "the inputs"),
+        ("lsls r6, r6, #7", ""), ("negs r6, r6", ""), ("str r6, [sp, #16]", "-128 * sum"),
+        ("3:", "a block of up to 8 outputs"), ("str r0, [sp, #24]", ""),
+        ("subs r3, r3, r0", ""), ("lsrs r3, r3, #2", ""), (f"cmp r3, #{B}", ""),
+        ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", ""), ("mov lr, r3", "the weight stride"),
+        ("ldr r0, [sp, #12]", ""), ("ldr r4, [sp, #16]", "")]
+    ins += [(f"mov {s}, r4", "") for s in acc[1:]]
+    ins += [("1:", "the kernel")] + [(i, "") for i in (body + ["add r1, lr"]) * unroll]
+    ins += [("cmp r0, ip", ""), ("bne 1b", ""), ("ldr r0, [sp, #24]", ""),
+            ("stmia r0!, {r4, r5, r6, r7}", "")]
+    ins += [(f"mov {acc[q]}, {acc[q + 4]}", "") for q in range(4)]
+    ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #20]", ""),
+            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""), ("9:", ""),
+            ("add sp, #32", "")]
+    T = f"{prefix}_stage_t"
+    lines = ["    {",
+             f'        register uint32_t *r0 __asm__("r0") = {prefix}_act;',
+             f'        register const uint8_t *r1 __asm__("r1") = {prefix}_w;',
+             f'        register const int32_t *r2 __asm__("r2") = {prefix}_k;',
+             f'        register const {mtype} *r3 __asm__("r3") = {prefix}_m;',
+             f'        register const {T} *r4 __asm__("r4") = {prefix}_stages;',
+             f'        register const {T} *r5 __asm__("r5") = {prefix}_stages + {n_st};',
+             "        __asm__ volatile(",
+             '            ".syntax unified\\n\\t"']
     for i, c in ins:
         text = f'"{i}\\n\\t"'
-        lines.append(f"                {text:32s}/* {c} */" if c else f"                {text}")
-    lines += ['                ".syntax divided"',
-              '                : [p] "+l"(pp), [k] "+l"(kp), [m] "+l"(mp), [su] "+r"(su),',
-              '                  [kk] "=&l"(kk), [u] "=&l"(u), [t] "=&l"(t)',
-              '                : [c] "r"(c), [span] "r"(sp_), [pe] "r"(pe)',
-              '                : "cc", "memory");',
-              "            k = kp;",
-              "            m = mp;",
-              "            sum = su;",
-              "        }"]
-    return [ln.replace("%[sum]", "%[su]") for ln in lines]
+        lines.append(f"            {text:34s}/* {c} */" if c else f"            {text}")
+    lines += ['            ".syntax divided"',
+              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r3), "+l"(r4), "+l"(r5)',
+              "            :",
+              '            : "r6", "r7", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
+              "    }"]
+    return lines

@@ -98,21 +98,28 @@ def test_fast_budget_and_integer_only(tmp_path, arm_toolchain, which):
     assert b["size"]["inference_flash"] < 6000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compact measures 4136 cycles max (random) / 4184 (magnet6 8-bit), 1182 B inference flash "
-    "(436 B code + 450 B weights incl. 2 B over-read padding + 176 B int32 constants + 88 B "
-    "uint16 M + 32 B stage table), 92 B stack; the targets are 4000 cycles and 1000 B. The "
-    "data alone (448 B weights + 44 x 6 B per-channel constants, B needs 18+ bits: bias up to "
-    "259072, and n varies per channel) is 746 B with the stage table, leaving 254 B for the "
-    "code: the 8-output kernel alone is ~150 B, GCC's stage loop around it ~200 B"))
 @pytest.mark.parametrize("which", ["random", "magnet6_8bit"])
 def test_compact_budget(tmp_path, arm_toolchain, which):
+    """The compact variant's cycle and stack budget (4000 cycles, 96 B): measured 3876 cycles
+    max (random) / 3924 (magnet6 8-bit), 80 B stack."""
     run = _model_folder(tmp_path, which)
     r = verify(run, None, 300, variant="compact")
-    assert r["ok"]
+    assert r["ok"] and r["mismatches"] == 0
     assert r["peak_stack"] <= 96
     assert r["cycles"]["max"] <= 4000
-    assert r["inference_flash"] <= 1000
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "compact measures 1134 B inference flash (388 B code + 450 B weights incl. 2 B over-read "
+    "padding + 176 B int32 constants + 88 B uint16 M + 32 B stage table); the target is "
+    "1000 B. The data alone (448 B weights + 44 x 6 B per-channel constants, B needs 18+ "
+    "bits: bias up to 259072, and n varies per channel) is 746 B with the stage table, "
+    "leaving 254 B for the code: the 8-output kernel alone is ~110 B"))
+def test_compact_flash_budget(tmp_path, arm_toolchain):
+    run = _model_folder(tmp_path, "random")
+    b = build(run, variant="compact")
+    assert b["ok"]
+    assert b["size"]["inference_flash"] <= 1000
 
 
 def test_compact_is_integer_only_and_small(tmp_path, arm_toolchain):
