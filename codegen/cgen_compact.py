@@ -13,10 +13,10 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 388 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# models alike): 424 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
 # + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1134 B;
-# ~3880-3925 cycles max (4.6 cycles per MAC in the kernel, 22 per channel requantization,
+# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1170 B;
+# ~3750-3800 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
 # the rest in the stage and block loops, all in one inline-assembly statement), 80 B stack.
 
 _COMPACT_DOC = """\
@@ -225,8 +225,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
 {nl.join(req_loop)}
     }} while (++st != {prefix}_stages + {n_st});"""
     if fast:
-        c_loop = "\n".join(["#if QNN_ASM", *_predict_asm(prefix, n_st, unroll, mtype, ntype),
-                            "#else", "    {", c_loop, "    }", "#endif"])
+        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, mtype, ntype)
+        c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, "    }", "#endif"])
     body = f"""\
 void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {{
@@ -242,13 +242,15 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
     return "\n".join(out)
 
 
-def _predict_asm(prefix: str, n_st: int, unroll: int, mtype: str, ntype: str) -> list[str]:
+def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
+                 ntype: str) -> list[str]:
     """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
     inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
     B = COMPACT_BLOCK
     ld_n, o = ("ldrb", 1) if ntype == "uint8_t" else ("ldrh", 2)
     o_span, o_c, size = 2 * o, 4 * o, 8 * o  # the stage_t layout: n_in, n_out, span, c
     ld_m, m_step = ("ldrh", 2) if mtype == "uint16_t" else ("ldr", 4)
+    odd = any(n % 2 for n in n_outs)
     acc = [f"r{4 + q}" for q in range(B)]
     body = ["ldmia r0!, {r2}"]
     for q, s in enumerate(acc):
@@ -257,22 +259,35 @@ def _predict_asm(prefix: str, n_st: int, unroll: int, mtype: str, ntype: str) ->
     ins = [  # frame: st, k, m, in_lo, init, stage end, block p, stages end
         ("sub sp, #32", ""), ("str r2, [sp, #4]", "k"), ("str r3, [sp, #8]", "m"),
         ("str r5, [sp, #28]", "the stages' end"), ("b 2f", ""),
-        ("8:", "rare: u > span"), ("mov r5, r9", ""), ("b 7f", ""),
-        ("5:", "the requantization, r0 = p up to r10"), ("mov r10, r3", ""),
-        ("mov r0, ip", ""), ("ldr r4, [sp, #0]", ""), (f"ldrh r5, [r4, #{o_span}]", ""),
-        ("mov r9, r5", "span"), (f"ldr r5, [r4, #{o_c}]", ""), ("mov r8, r5", "1 - 2 lo"),
-        ("ldr r2, [sp, #4]", ""), ("ldr r3, [sp, #8]", ""), ("movs r6, #0", "sum"),
-        ("6:", ""), ("ldmia r2!, {r4}", "kk = *k++"), ("ldr r5, [r0]", "acc"),
-        ("asrs r7, r4, #8", "B"), ("adds r5, r7", ""), (f"{ld_m} r7, [r3]", "M"),
-        (f"adds r3, #{m_step}", ""), ("muls r5, r7, r5", "P = (acc + B) * M"),
-        ("asrs r5, r4", "P >> (n - 1): ASRS reads kk's low byte"),
-        ("add r5, r8", "+ 1 - 2 lo"), ("asrs r5, r5, #1", "u = v - lo"),
-        ("asrs r7, r5, #31", "the clamp: u < 0 ? 0 : u"), ("bics r5, r7", ""),
-        ("cmp r5, r9", ""), ("bhi 8b", ""), ("7:", ""),
-        ("adds r6, r5", "sum += u"), ("stmia r0!, {r5}", ""), ("cmp r0, r10", ""),
-        ("bne 6b", ""), ("str r2, [sp, #4]", ""), ("str r3, [sp, #8]", ""),
-        ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
-        ("ldr r5, [sp, #28]", ""), ("cmp r4, r5", ""), ("beq 9f", ""),
+        ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
+        ("10:", ""), ("mov r6, r9", ""), ("b 12f", ""),
+        ("5:", "the requantization, r0 = p up to r10, two channels a turn"),
+        ("mov r10, r3", ""), ("mov r0, ip", ""), ("ldr r4, [sp, #0]", ""),
+        (f"ldrh r5, [r4, #{o_span}]", ""), ("mov r9, r5", "span"),
+        (f"ldr r5, [r4, #{o_c}]", ""), ("mov r8, r5", "1 - 2 lo"),
+        ("ldr r2, [sp, #4]", ""), ("ldr r3, [sp, #8]", ""), ("movs r6, #0", ""),
+        ("mov r11, r6", "sum")]
+    if odd:  # an odd channel count starts with the second channel of a turn
+        ins += [("mov r7, r10", ""), ("subs r7, r7, r0", ""), ("lsls r7, r7, #29", ""),
+                ("bpl 6f", "even"), ("ldmia r2!, {r5}", ""), (f"subs r3, #{m_step}", ""),
+                ("b 11f", "")]
+    for q, kq, lab in ((0, "r4", ("6:", "7:")), (1, "r5", ("11:", "12:"))):
+        ins += [(lab[0], "")] + ([("ldmia r2!, {r4, r5}", "k0 = *k++, k1 = *k++")]
+                                 if q == 0 else [])
+        ins += [("ldr r6, [r0]", "acc"), (f"asrs r7, {kq}, #8", "B"), ("adds r6, r7", ""),
+                (f"{ld_m} r7, [r3, #{q * m_step}]", "M")]
+        ins += [(f"adds r3, #{2 * m_step}", "")] if q else []
+        ins += [("muls r6, r7, r6", "P = (acc + B) * M"),
+                (f"asrs r6, {kq}", "P >> (n - 1): ASRS reads k's low byte"),
+                ("add r6, r8", "+ 1 - 2 lo"), ("asrs r6, r6, #1", "u = v - lo"),
+                ("asrs r7, r6, #31", "the clamp: u < 0 ? 0 : u"), ("bics r6, r7", ""),
+                ("cmp r6, r9", ""), ("bhi 10b" if q else "bhi 8b", ""), (lab[1], ""),
+                ("add r11, r6", "sum += u"), ("stmia r0!, {r6}", "")]
+    ins += [("cmp r0, r10", ""), ("bne 6b", ""), ("str r2, [sp, #4]", ""),
+            ("str r3, [sp, #8]", ""), ("mov r6, r11", ""),
+            ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
+            ("ldr r5, [sp, #28]", ""), ("cmp r4, r5", ""), ("beq 9f", "")]
+    ins += [
         ("2:", "a stage: r0 its first output's slot, r4 st, r6 the previous stage's sum"),
         ("str r4, [sp, #0]", ""), (f"{ld_n} r3, [r4, #{o}]", "n_out"), ("lsls r3, r3, #2", ""),
         ("adds r3, r0, r3", ""), ("str r3, [sp, #20]", "the stage's end"),
@@ -299,7 +314,7 @@ def _predict_asm(prefix: str, n_st: int, unroll: int, mtype: str, ntype: str) ->
              f'        register const int32_t *r2 __asm__("r2") = {prefix}_k;',
              f'        register const {mtype} *r3 __asm__("r3") = {prefix}_m;',
              f'        register const {T} *r4 __asm__("r4") = {prefix}_stages;',
-             f'        register const {T} *r5 __asm__("r5") = {prefix}_stages + {n_st};',
+             f'        register const {T} *r5 __asm__("r5") = {prefix}_stages + {len(n_outs)};',
              "        __asm__ volatile(",
              '            ".syntax unified\\n\\t"']
     for i, c in ins:
