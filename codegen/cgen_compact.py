@@ -13,11 +13,11 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 424 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# models alike): 416 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
 # + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 32 B stage table = 1170 B;
-# ~3750-3800 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
-# the rest in the stage and block loops, all in one inline-assembly statement), 80 B stack.
+# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 24 B stage table = 1154 B;
+# ~3755-3800 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
+# the rest in the stage and block loops, all in one inline-assembly statement), 72 B stack.
 
 _COMPACT_DOC = """\
 /*
@@ -80,7 +80,7 @@ _KERNEL_DOC = """\
  * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au (the MOVs
  * before the loop) and are stored with two STMIA after it. With GCC on ARMv6-M the stage
  * loop, the block loop and the requantization around the kernel are assembly too (one
- * statement, its state in a 32-byte stack frame), so nothing is spilled per block. A
+ * statement, its state in a 36-byte stack frame), so nothing is spilled per block. A
  * block of nb < {block} outputs still runs {block} products; the extra ones read the next
  * block's weights and their accumulators are never used. */
 """
@@ -149,10 +149,13 @@ def _compact_source(model: IntModel, prefix: str) -> str:
            f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS,
            _COMPACT_DOC.format(block=B, prefix=prefix), _COMPACT_MACROS,
            _KERNEL_DOC.format(block=B)]
-    cdoc = "1 - 2 lo" if fast else "lo"
+    cdoc, c_expr = ("1 - 2 lo", "(uint32_t)st->c") if fast else ("lo", "(uint32_t)st->c")
+    if fast and all(0 <= -st.lo <= 0xFFFF for st in stages):  # -lo: 2 bytes, not 4
+        cvals, cdoc, c_expr = [-st.lo for st in stages], "-lo", "2u * st->c + 1u"
+    ctype = "uint16_t" if all(0 <= c <= 0xFFFF for c in cvals) else "int32_t"
     out.append(f"typedef struct {{\n    {ntype} n_in; /* 0: the input map */\n"
                f"    {ntype} n_out;\n    uint16_t span; /* the clamp: [lo, lo + span] */\n"
-               f"    int32_t c; /* {cdoc} */\n}} {T};\n")
+               f"    {ctype} c; /* {cdoc} */\n}} {T};\n")
     rows = ",\n".join(f"    {{{st.n_in}, {st.n_out}, {st.hi - st.lo}, {c}}}"
                       for st, c in zip(stages, cvals, strict=True))
     out.append(f"static const {T} {prefix}_stages[{n_st}] = {{\n{rows}\n}};\n")
@@ -211,7 +214,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         const uint32_t *in_lo = acc - st->n_in;
         uint32_t *p = acc; /* the stage's first output */
         uint32_t init = 0u - (sum << 7);
-        uint32_t cst = (uint32_t)st->c, span = st->span;
+        uint32_t cst = {c_expr}, span = st->span;
         acc += st->n_out;
         /* the kernel: every block's raw accumulators */
         for (; in_lo != in_end && p < acc; p += {B}) {{
@@ -224,9 +227,14 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         sum = 0;
 {nl.join(req_loop)}
     }} while (++st != {prefix}_stages + {n_st});"""
+    c_out = (f"    for (q = 0; q < {P}_N_OUT; q++)\n"
+             f"        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));")
     if fast:
-        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, mtype, ntype)
-        c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, "    }", "#endif"])
+        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, mtype, ntype, ctype)
+        c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, c_out, "    }",
+                            "#endif"])
+    else:
+        c_loop = f"{c_loop}\n{c_out}"
     body = f"""\
 void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {{
@@ -234,21 +242,22 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 
     for (q = 0; q < {P}_N_IN; q++) {prefix}_act[q] = in[q]; /* the input map's "acc" */
 {c_loop}
-    for (q = 0; q < {P}_N_OUT; q++)
-        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));
 }}
 """
     out.append(body)
     return "\n".join(out)
 
 
-def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
-                 ntype: str) -> list[str]:
+def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype: str,
+                 ctype: str) -> list[str]:
     """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
     inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
     B = COMPACT_BLOCK
     ld_n, o = ("ldrb", 1) if ntype == "uint8_t" else ("ldrh", 2)
-    o_span, o_c, size = 2 * o, 4 * o, 8 * o  # the stage_t layout: n_in, n_out, span, c
+    ld_c, cs = ("ldrh", 2) if ctype == "uint16_t" else ("ldr", 4)
+    o_span = 2 * o  # the stage_t layout: n_in, n_out, span, c
+    o_c = -(-(o_span + 2) // cs) * cs
+    size = -(-(o_c + cs) // cs) * cs
     ld_m, m_step = ("ldrh", 2) if mtype == "uint16_t" else ("ldr", 4)
     odd = any(n % 2 for n in n_outs)
     acc = [f"r{4 + q}" for q in range(B)]
@@ -256,15 +265,18 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
     for q, s in enumerate(acc):
         body += [f"ldrb r3, [r1, #{q}]", "muls r3, r2, r3",
                  f"adds {s}, r3" if q < 4 else f"add {s}, r3"]
-    ins = [  # frame: st, k, m, in_lo, init, stage end, block p, stages end
-        ("sub sp, #32", ""), ("str r2, [sp, #4]", "k"), ("str r3, [sp, #8]", "m"),
-        ("str r5, [sp, #28]", "the stages' end"), ("b 2f", ""),
+    ins = [  # frame: st, k, m, in_lo, init, stage end, block p, stages left, out
+        ("sub sp, #36", ""), ("str r2, [sp, #4]", "k"), ("str r3, [sp, #8]", "m"),
+        ("str r5, [sp, #28]", "the stages left"), ("str r6, [sp, #32]", "out"), ("b 2f", ""),
         ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
         ("10:", ""), ("mov r6, r9", ""), ("b 12f", ""),
         ("5:", "the requantization, r0 = p up to r10, two channels a turn"),
         ("mov r10, r3", ""), ("mov r0, ip", ""), ("ldr r4, [sp, #0]", ""),
         (f"ldrh r5, [r4, #{o_span}]", ""), ("mov r9, r5", "span"),
-        (f"ldr r5, [r4, #{o_c}]", ""), ("mov r8, r5", "1 - 2 lo"),
+        (f"{ld_c} r5, [r4, #{o_c}]", "")]
+    if ctype == "uint16_t":  # c = -lo
+        ins += [("lsls r5, r5, #1", ""), ("adds r5, #1", "")]
+    ins += [("mov r8, r5", "1 - 2 lo"),
         ("ldr r2, [sp, #4]", ""), ("ldr r3, [sp, #8]", ""), ("movs r6, #0", ""),
         ("mov r11, r6", "sum")]
     if odd:  # an odd channel count starts with the second channel of a turn
@@ -286,7 +298,8 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
     ins += [("cmp r0, r10", ""), ("bne 6b", ""), ("str r2, [sp, #4]", ""),
             ("str r3, [sp, #8]", ""), ("mov r6, r11", ""),
             ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
-            ("ldr r5, [sp, #28]", ""), ("cmp r4, r5", ""), ("beq 9f", "")]
+            ("ldr r5, [sp, #28]", ""), ("subs r5, #1", ""), ("str r5, [sp, #28]", ""),
+            ("beq 9f", "")]
     ins += [
         ("2:", "a stage: r0 its first output's slot, r4 st, r6 the previous stage's sum"),
         ("str r4, [sp, #0]", ""), (f"{ld_n} r3, [r4, #{o}]", "n_out"), ("lsls r3, r3, #2", ""),
@@ -305,8 +318,12 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
             ("stmia r0!, {r4, r5, r6, r7}", "")]
     ins += [(f"mov {acc[q]}, {acc[q + 4]}", "") for q in range(4)]
     ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #20]", ""),
-            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""), ("9:", ""),
-            ("add sp, #32", "")]
+            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""),
+            ("9:", "out[q] = u + lo, the last stage's u from ip up to r10"), ("mov r0, ip", ""),
+            ("mov r3, r8", ""), ("asrs r3, r3, #1", "-lo = (1 - 2 lo) >> 1"),
+            ("ldr r2, [sp, #32]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
+            ("subs r4, r4, r3", ""), ("strh r4, [r2]", ""), ("adds r2, #2", ""),
+            ("cmp r0, r10", ""), ("bne 15b", ""), ("add sp, #36", "")]
     T = f"{prefix}_stage_t"
     lines = ["    {",
              f'        register uint32_t *r0 __asm__("r0") = {prefix}_act;',
@@ -314,15 +331,17 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str,
              f'        register const int32_t *r2 __asm__("r2") = {prefix}_k;',
              f'        register const {mtype} *r3 __asm__("r3") = {prefix}_m;',
              f'        register const {T} *r4 __asm__("r4") = {prefix}_stages;',
-             f'        register const {T} *r5 __asm__("r5") = {prefix}_stages + {len(n_outs)};',
+             f'        register uint32_t r5 __asm__("r5") = {len(n_outs)};',
+             '        register int16_t *r6 __asm__("r6") = out;',
              "        __asm__ volatile(",
              '            ".syntax unified\\n\\t"']
     for i, c in ins:
         text = f'"{i}\\n\\t"'
         lines.append(f"            {text:34s}/* {c} */" if c else f"            {text}")
     lines += ['            ".syntax divided"',
-              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r3), "+l"(r4), "+l"(r5)',
+              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r3), "+l"(r4), "+l"(r5),',
+              '              "+l"(r6)',
               "            :",
-              '            : "r6", "r7", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
+              '            : "r7", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
               "    }"]
     return lines
