@@ -13,10 +13,10 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 416 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# models alike): 404 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
 # + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 24 B stage table = 1154 B;
-# ~3755-3800 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
+# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 24 B stage table = 1142 B;
+# ~3750-3795 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
 # the rest in the stage and block loops, all in one inline-assembly statement), 72 B stack.
 
 _COMPACT_DOC = """\
@@ -200,6 +200,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     req_c = [*req_c, "sum += u;", "*p++ = u;"]
     req_loop = ["        do {", *["            " + t for t in req_c], "        } while (p != acc);"]
     c_loop = f"""\
+    uint32_t q;
     const {T} *st = {prefix}_stages;
     const uint8_t *w = {prefix}_w;
     const int32_t *k = {prefix}_k;
@@ -207,6 +208,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
 {"" if fast else f"    const uint8_t *np = {prefix}_n;{nl}"}\
     uint32_t *acc = {prefix}_act; /* the next output's slot */
     uint32_t sum = 0; /* of the stored activations: the weights' offset, see above */
+
+    for (q = 0; q < {P}_N_IN; q++) acc[q] = in[q]; /* the input map's "acc" */
 
     do {{
         /* a stage's inputs are the {prefix}_act slots just before its outputs */
@@ -238,9 +241,6 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     body = f"""\
 void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 {{
-    uint32_t q;
-
-    for (q = 0; q < {P}_N_IN; q++) {prefix}_act[q] = in[q]; /* the input map's "acc" */
 {c_loop}
 }}
 """
@@ -265,11 +265,13 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
     for q, s in enumerate(acc):
         body += [f"ldrb r3, [r1, #{q}]", "muls r3, r2, r3",
                  f"adds {s}, r3" if q < 4 else f"add {s}, r3"]
-    ins = [  # frame: st, k, m, in_lo, init, stage end, block p, stages left, out
-        ("sub sp, #36", ""), ("str r2, [sp, #4]", "k"), ("str r3, [sp, #8]", "m"),
-        ("str r5, [sp, #28]", "the stages left"), ("str r6, [sp, #32]", "out"), ("b 2f", ""),
+    ins = [  # frame: st, in_lo, init, stage end, block p, k, m, stages left, out
+        ("push {r2, r3, r5, r6}", "k, m, the stages left, out"), ("sub sp, #20", ""),
+        ("b 2f", ""),
         ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
         ("10:", ""), ("mov r6, r9", ""), ("b 12f", ""),
+        ("16:", "the input map's acc: the inputs"), ("ldrh r5, [r7]", ""), ("adds r7, #2", ""),
+        ("stmia r0!, {r5}", ""), ("cmp r0, r3", ""), ("bne 16b", ""),
         ("5:", "the requantization, r0 = p up to r10, two channels a turn"),
         ("mov r10, r3", ""), ("mov r0, ip", ""), ("ldr r4, [sp, #0]", ""),
         (f"ldrh r5, [r4, #{o_span}]", ""), ("mov r9, r5", "span"),
@@ -277,7 +279,7 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
     if ctype == "uint16_t":  # c = -lo
         ins += [("lsls r5, r5, #1", ""), ("adds r5, #1", "")]
     ins += [("mov r8, r5", "1 - 2 lo"),
-        ("ldr r2, [sp, #4]", ""), ("ldr r3, [sp, #8]", ""), ("movs r6, #0", ""),
+        ("ldr r2, [sp, #20]", ""), ("ldr r3, [sp, #24]", ""), ("movs r6, #0", ""),
         ("mov r11, r6", "sum")]
     if odd:  # an odd channel count starts with the second channel of a turn
         ins += [("mov r7, r10", ""), ("subs r7, r7, r0", ""), ("lsls r7, r7, #29", ""),
@@ -295,30 +297,31 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
                 ("asrs r7, r6, #31", "the clamp: u < 0 ? 0 : u"), ("bics r6, r7", ""),
                 ("cmp r6, r9", ""), ("bhi 10b" if q else "bhi 8b", ""), (lab[1], ""),
                 ("add r11, r6", "sum += u"), ("stmia r0!, {r6}", "")]
-    ins += [("cmp r0, r10", ""), ("bne 6b", ""), ("str r2, [sp, #4]", ""),
-            ("str r3, [sp, #8]", ""), ("mov r6, r11", ""),
+    ins += [("cmp r0, r10", ""), ("bne 6b", ""), ("str r2, [sp, #20]", ""),
+            ("str r3, [sp, #24]", ""), ("mov r6, r11", ""),
             ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
             ("ldr r5, [sp, #28]", ""), ("subs r5, #1", ""), ("str r5, [sp, #28]", ""),
             ("beq 9f", "")]
     ins += [
         ("2:", "a stage: r0 its first output's slot, r4 st, r6 the previous stage's sum"),
         ("str r4, [sp, #0]", ""), (f"{ld_n} r3, [r4, #{o}]", "n_out"), ("lsls r3, r3, #2", ""),
-        ("adds r3, r0, r3", ""), ("str r3, [sp, #20]", "the stage's end"),
+        ("adds r3, r0, r3", ""), ("str r3, [sp, #12]", "the stage's end"),
         ("mov ip, r0", "the inputs' end"), (f"{ld_n} r2, [r4, #0]", "n_in"),
-        ("lsls r2, r2, #2", ""), ("beq 5b", "the input map: no kernel"),
-        ("subs r2, r0, r2", ""), ("str r2, [sp, #12]", "the inputs"),
-        ("lsls r6, r6, #7", ""), ("negs r6, r6", ""), ("str r6, [sp, #16]", "-128 * sum"),
-        ("3:", "a block of up to 8 outputs"), ("str r0, [sp, #24]", ""),
+        ("lsls r2, r2, #2", ""), ("beq 16b", "the input map: no kernel"),
+        ("subs r2, r0, r2", ""), ("str r2, [sp, #4]", "the inputs"),
+        ("lsls r6, r6, #7", ""), ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum"),
+        ("3:", "a block of up to 8 outputs"), ("str r0, [sp, #16]", ""),
         ("subs r3, r3, r0", ""), ("lsrs r3, r3, #2", ""), (f"cmp r3, #{B}", ""),
         ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", ""), ("mov lr, r3", "the weight stride"),
-        ("ldr r0, [sp, #12]", ""), ("ldr r4, [sp, #16]", "")]
+        ("ldr r0, [sp, #4]", ""), ("ldr r4, [sp, #8]", "")]
     ins += [(f"mov {s}, r4", "") for s in acc[1:]]
     ins += [("1:", "the kernel")] + [(i, "") for i in (body + ["add r1, lr"]) * unroll]
-    ins += [("cmp r0, ip", ""), ("bne 1b", ""), ("ldr r0, [sp, #24]", ""),
+    ins += [("cmp r0, ip", ""), ("bne 1b", ""), ("ldr r0, [sp, #16]", ""),
             ("stmia r0!, {r4, r5, r6, r7}", "")]
     ins += [(f"mov {acc[q]}, {acc[q + 4]}", "") for q in range(4)]
-    ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #20]", ""),
-            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""),
+    ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #12]", ""),
+            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", "")]
+    ins += [
             ("9:", "out[q] = u + lo, the last stage's u from ip up to r10"), ("mov r0, ip", ""),
             ("mov r3, r8", ""), ("asrs r3, r3, #1", "-lo = (1 - 2 lo) >> 1"),
             ("ldr r2, [sp, #32]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
@@ -333,6 +336,7 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
              f'        register const {T} *r4 __asm__("r4") = {prefix}_stages;',
              f'        register uint32_t r5 __asm__("r5") = {len(n_outs)};',
              '        register int16_t *r6 __asm__("r6") = out;',
+             '        register const uint16_t *r7 __asm__("r7") = in;',
              "        __asm__ volatile(",
              '            ".syntax unified\\n\\t"']
     for i, c in ins:
@@ -340,8 +344,8 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
         lines.append(f"            {text:34s}/* {c} */" if c else f"            {text}")
     lines += ['            ".syntax divided"',
               '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r3), "+l"(r4), "+l"(r5),',
-              '              "+l"(r6)',
+              '              "+l"(r6), "+l"(r7)',
               "            :",
-              '            : "r7", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
+              '            : "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
               "    }"]
     return lines
