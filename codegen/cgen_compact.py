@@ -7,17 +7,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.cgen_common import _ASSUMPTIONS, _REQUANT_DOC, _banner, _c_array
+from codegen.cgen_common import _ASSUMPTIONS, _REQUANT_DOC, _banner, _c_array, _i32
 from qnn.intmodel import IntModel
 
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 404 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
-# + 176 B int32 k (B * 256 + n - 1: B is the bias folded with the inputs' offset, up to
-# ~2.6e5, so it needs more than 16 bits) + 88 B uint16 M + 24 B stage table = 1142 B;
-# ~3750-3795 cycles max (4.6 cycles per MAC in the kernel, 21 per channel requantization,
-# the rest in the stage and block loops, all in one inline-assembly statement), 72 B stack.
+# models alike): 392 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
+# + 264 B per-channel stream (B * 256 + n - 1: B, the bias folded with the inputs' offset, is
+# up to ~2.6e5; and M) + 24 B stage table = 1130 B; ~3685-3730 cycles max (4.6 per MAC in the
+# kernel, ~20 per channel requantization), 68 B stack: all one inline-assembly statement.
 
 _COMPACT_DOC = """\
 /*
@@ -38,7 +37,8 @@ _COMPACT_DOC = """\
  * {prefix}_act: a stage's inputs are the slots just before its outputs; the kernel writes a
  * block's raw accumulators into its outputs' slots, and the requantization replaces them with
  * the stored activation au. With every n >= 2 (else a plain form is generated), per channel
- * one int32 k = B * 256 + (n - 1) and one M give, with P = (acc * M) mod 2^32 read as int32,
+ * one int32 k = B * 256 + (n - 1) and one M (as uint16, two share a word) give, with
+ * P = (acc * M) mod 2^32 read as int32,
  *
  *   au = v - lo = ((P >> (n - 1)) + 1 - 2 lo) >> 1        (exact: |P >> (n - 1)| <= 2^30)
  *
@@ -47,12 +47,7 @@ _COMPACT_DOC = """\
 """
 
 _COMPACT_MACROS = """\
-#if defined(__GNUC__)
-#define QNN_UNLIKELY(c) __builtin_expect((c), 0)
-#else
-#define QNN_UNLIKELY(c) (c)
-#endif
-/* QNN_ASM: the kernel below is GCC inline assembly on ARMv6-M (Thumb-1) when optimising, and
+/* QNN_ASM: the network below is GCC inline assembly on ARMv6-M (Thumb-1) when optimising, and
  * the equivalent plain C otherwise (any other compiler or target, e.g. a host build): same
  * operations, same result, since both compute modulo 2^32. QNN_ASR_K(v, k) is
  * v = (int32_t)v >> (k & 255): one ASRS, which only reads the low byte of its shift register. */
@@ -80,13 +75,10 @@ _KERNEL_DOC = """\
  * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au (the MOVs
  * before the loop) and are stored with two STMIA after it. With GCC on ARMv6-M the stage
  * loop, the block loop and the requantization around the kernel are assembly too (one
- * statement, its state in a 36-byte stack frame), so nothing is spilled per block. A
+ * statement, its state in a 32-byte stack frame), so nothing is spilled per block. A
  * block of nb < {block} outputs still runs {block} products; the extra ones read the next
  * block's weights and their accumulators are never used. */
 """
-
-_REGS = ("r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11")
-
 
 @dataclass
 class _CStage:
@@ -136,6 +128,16 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     else:
         kvals, cvals = all_b, [st.lo for st in stages]
     mtype = "uint16_t" if max(all_m) <= 0xFFFF else "uint32_t"
+    packed = fast and mtype == "uint16_t"  # per two channels M0 | M1 << 16, k0, k1: the asm
+    if packed:
+        kv, i = [], 0
+        for st in stages:  # an odd count: the stage's first turn has an unused first channel
+            ch = [(0, 0)] * (st.n_out % 2) + list(zip(kvals[i:i + st.n_out],
+                                                       all_m[i:i + st.n_out], strict=True))
+            i += st.n_out
+            for (ka, ma), (kb, mb) in zip(ch[::2], ch[1::2], strict=True):
+                kv += [_i32(ma | mb << 16), ka, kb]
+        kvals = kv
     ntype = "uint16_t" if max(max(st.n_in, st.n_out) for st in stages) > 0xFF else "uint8_t"
     weights = [b for st in stages for b in st.weights]
     # the last block reads B - nb weight bytes past its own (their products are not used)
@@ -162,13 +164,13 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     if pad:
         out.append(f"/* weights, then {pad} zero bytes the last block's unused products read */")
     out.append(_c_array("uint8_t", f"{prefix}_w", weights, width=3))
-    if fast:
-        out.append(f"/* per channel (input map, then each layer): B * {1 << _K_BITS} + (n - 1), "
-                   "and M */\n")
-    else:
-        out.append("/* per channel (input map, then each layer): B, M and n */\n")
+    kdoc = f"B * {1 << _K_BITS} + (n - 1)" if fast else "B"
+    out.append("/* per two channels (input map, then each layer): M0 | M1 << 16, then each's "
+               f"{kdoc} */\n" if packed else f"/* per channel (input map, then each layer): "
+               f"{kdoc}, M{'' if fast else ' and n'} */\n")
     out.append(_c_array("int32_t", f"{prefix}_k", kvals, per_line=6))
-    out.append(_c_array(mtype, f"{prefix}_m", all_m, per_line=8))
+    if not packed:
+        out.append(_c_array(mtype, f"{prefix}_m", all_m, per_line=8))
     if not fast:
         out.append(_c_array("uint8_t", f"{prefix}_n", all_n))
     out.append(f"/* every channel's raw accumulator, then its stored activation a - lo */\n"
@@ -190,7 +192,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                  "QNN_ASR_K(u, kk);",
                  "u = (uint32_t)((int32_t)(u + cst) >> 1);",
                  "/* u = v - lo: one unsigned compare on the common path */",
-                 "if (QNN_UNLIKELY(u > span)) u = ((int32_t)u < 0) ? 0 : span;"]
+                 "if (u > span) u = ((int32_t)u < 0) ? 0 : span;"]
     else:
         req_c = ["uint32_t n = *np++;",
                  "uint32_t u = (*p + (uint32_t)*k++) * *m++ + ((1u << n) >> 1);",
@@ -198,13 +200,20 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                  "u = (v < (int32_t)cst) ? 0u : (uint32_t)v - cst; /* exact, < 2^32 */",
                  "if (u > span) u = span;"]
     req_c = [*req_c, "sum += u;", "*p++ = u;"]
+    if packed:
+        req_c[:2] = ["int32_t kk = k[1 + h];",
+                     "uint32_t u = (*p + (uint32_t)(kk >> 8)) * ((uint32_t)k[0] >> (h << 4) & "
+                     "0xFFFFu);"]
+        req_c += ["k += 3 * h;", "h ^= 1u;"]
     req_loop = ["        do {", *["            " + t for t in req_c], "        } while (p != acc);"]
+    if packed:
+        req_loop.insert(0, "        h = (uint32_t)(acc - p) & 1u; /* odd: a turn's second */")
     c_loop = f"""\
     uint32_t q;
     const {T} *st = {prefix}_stages;
     const uint8_t *w = {prefix}_w;
     const int32_t *k = {prefix}_k;
-    const {mtype} *m = {prefix}_m;
+{f"    uint32_t h;{nl}" if packed else f"    const {mtype} *m = {prefix}_m;{nl}"}\
 {"" if fast else f"    const uint8_t *np = {prefix}_n;{nl}"}\
     uint32_t *acc = {prefix}_act; /* the next output's slot */
     uint32_t sum = 0; /* of the stored activations: the weights' offset, see above */
@@ -232,8 +241,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     }} while (++st != {prefix}_stages + {n_st});"""
     c_out = (f"    for (q = 0; q < {P}_N_OUT; q++)\n"
              f"        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));")
-    if fast:
-        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, mtype, ntype, ctype)
+    if packed:
+        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, ntype, ctype)
         c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, c_out, "    }",
                             "#endif"])
     else:
@@ -248,7 +257,7 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
     return "\n".join(out)
 
 
-def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype: str,
+def _predict_asm(prefix: str, n_outs: list[int], unroll: int, ntype: str,
                  ctype: str) -> list[str]:
     """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
     inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
@@ -258,15 +267,14 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
     o_span = 2 * o  # the stage_t layout: n_in, n_out, span, c
     o_c = -(-(o_span + 2) // cs) * cs
     size = -(-(o_c + cs) // cs) * cs
-    ld_m, m_step = ("ldrh", 2) if mtype == "uint16_t" else ("ldr", 4)
     odd = any(n % 2 for n in n_outs)
     acc = [f"r{4 + q}" for q in range(B)]
     body = ["ldmia r0!, {r2}"]
     for q, s in enumerate(acc):
         body += [f"ldrb r3, [r1, #{q}]", "muls r3, r2, r3",
                  f"adds {s}, r3" if q < 4 else f"add {s}, r3"]
-    ins = [  # frame: st, in_lo, init, stage end, block p, k, m, stages left, out
-        ("push {r2, r3, r5, r6}", "k, m, the stages left, out"), ("sub sp, #20", ""),
+    ins = [  # frame: st, in_lo, init, stage end, block p, k, stages left, out
+        ("push {r2, r5, r6}", "k, the stages left, out"), ("sub sp, #20", ""),
         ("b 2f", ""),
         ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
         ("10:", ""), ("mov r6, r9", ""), ("b 12f", ""),
@@ -279,18 +287,16 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
     if ctype == "uint16_t":  # c = -lo
         ins += [("lsls r5, r5, #1", ""), ("adds r5, #1", "")]
     ins += [("mov r8, r5", "1 - 2 lo"),
-        ("ldr r2, [sp, #20]", ""), ("ldr r3, [sp, #24]", ""), ("movs r6, #0", ""),
+        ("ldr r2, [sp, #20]", ""), ("movs r6, #0", ""),
         ("mov r11, r6", "sum")]
     if odd:  # an odd channel count starts with the second channel of a turn
         ins += [("mov r7, r10", ""), ("subs r7, r7, r0", ""), ("lsls r7, r7, #29", ""),
-                ("bpl 6f", "even"), ("ldmia r2!, {r5}", ""), (f"subs r3, #{m_step}", ""),
-                ("b 11f", "")]
+                ("bpl 6f", "even"), ("ldmia r2!, {r3, r4, r5}", ""), ("b 11f", "")]
     for q, kq, lab in ((0, "r4", ("6:", "7:")), (1, "r5", ("11:", "12:"))):
-        ins += [(lab[0], "")] + ([("ldmia r2!, {r4, r5}", "k0 = *k++, k1 = *k++")]
+        ins += [(lab[0], "")] + ([("ldmia r2!, {r3, r4, r5}", "M0 | M1 << 16, k0, k1")]
                                  if q == 0 else [])
         ins += [("ldr r6, [r0]", "acc"), (f"asrs r7, {kq}, #8", "B"), ("adds r6, r7", ""),
-                (f"{ld_m} r7, [r3, #{q * m_step}]", "M")]
-        ins += [(f"adds r3, #{2 * m_step}", "")] if q else []
+                ("lsrs r7, r3, #16" if q else "uxth r7, r3", "M")]
         ins += [("muls r6, r7, r6", "P = (acc + B) * M"),
                 (f"asrs r6, {kq}", "P >> (n - 1): ASRS reads k's low byte"),
                 ("add r6, r8", "+ 1 - 2 lo"), ("asrs r6, r6, #1", "u = v - lo"),
@@ -298,9 +304,9 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
                 ("cmp r6, r9", ""), ("bhi 10b" if q else "bhi 8b", ""), (lab[1], ""),
                 ("add r11, r6", "sum += u"), ("stmia r0!, {r6}", "")]
     ins += [("cmp r0, r10", ""), ("bne 6b", ""), ("str r2, [sp, #20]", ""),
-            ("str r3, [sp, #24]", ""), ("mov r6, r11", ""),
+            ("mov r6, r11", ""),
             ("ldr r4, [sp, #0]", ""), (f"adds r4, #{size}", "the next stage"),
-            ("ldr r5, [sp, #28]", ""), ("subs r5, #1", ""), ("str r5, [sp, #28]", ""),
+            ("ldr r5, [sp, #24]", ""), ("subs r5, #1", ""), ("str r5, [sp, #24]", ""),
             ("beq 9f", "")]
     ins += [
         ("2:", "a stage: r0 its first output's slot, r4 st, r6 the previous stage's sum"),
@@ -320,32 +326,26 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, mtype: str, ntype:
             ("stmia r0!, {r4, r5, r6, r7}", "")]
     ins += [(f"mov {acc[q]}, {acc[q + 4]}", "") for q in range(4)]
     ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #12]", ""),
-            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", "")]
-    ins += [
+            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""),
             ("9:", "out[q] = u + lo, the last stage's u from ip up to r10"), ("mov r0, ip", ""),
             ("mov r3, r8", ""), ("asrs r3, r3, #1", "-lo = (1 - 2 lo) >> 1"),
-            ("ldr r2, [sp, #32]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
+            ("ldr r2, [sp, #28]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
             ("subs r4, r4, r3", ""), ("strh r4, [r2]", ""), ("adds r2, #2", ""),
-            ("cmp r0, r10", ""), ("bne 15b", ""), ("add sp, #36", "")]
+            ("cmp r0, r10", ""), ("bne 15b", ""), ("add sp, #32", "")]
     T = f"{prefix}_stage_t"
-    lines = ["    {",
-             f'        register uint32_t *r0 __asm__("r0") = {prefix}_act;',
-             f'        register const uint8_t *r1 __asm__("r1") = {prefix}_w;',
-             f'        register const int32_t *r2 __asm__("r2") = {prefix}_k;',
-             f'        register const {mtype} *r3 __asm__("r3") = {prefix}_m;',
-             f'        register const {T} *r4 __asm__("r4") = {prefix}_stages;',
-             f'        register uint32_t r5 __asm__("r5") = {len(n_outs)};',
-             '        register int16_t *r6 __asm__("r6") = out;',
-             '        register const uint16_t *r7 __asm__("r7") = in;',
-             "        __asm__ volatile(",
+    regs = (("uint32_t *", f"{prefix}_act"), ("const uint8_t *", f"{prefix}_w"),
+            ("const int32_t *", f"{prefix}_k"), ("", ""), (f"const {T} *", f"{prefix}_stages"),
+            ("uint32_t ", len(n_outs)), ("int16_t *", "out"), ("const uint16_t *", "in"))
+    lines = ["    {", *[f'        register {t}r{r} __asm__("r{r}") = {v};'
+                          for r, (t, v) in enumerate(regs) if t], "        __asm__ volatile(",
              '            ".syntax unified\\n\\t"']
     for i, c in ins:
         text = f'"{i}\\n\\t"'
         lines.append(f"            {text:34s}/* {c} */" if c else f"            {text}")
     lines += ['            ".syntax divided"',
-              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r3), "+l"(r4), "+l"(r5),',
+              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r4), "+l"(r5),',
               '              "+l"(r6), "+l"(r7)',
               "            :",
-              '            : "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
+              '            : "r3", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
               "    }"]
     return lines
