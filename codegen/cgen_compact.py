@@ -13,10 +13,10 @@ from qnn.intmodel import IntModel
 COMPACT_BLOCK = 8  # outputs computed together by the compact kernel (accumulators in registers)
 _K_BITS = 8  # k = B * 2^8 + (n - 1): ASRS by a register uses the register's low byte
 # Where the compact variant's flash goes (6-16-16-6, 8-bit, -Os; random and trained magnet6
-# models alike): 392 B code + 450 B weights (448 B + 2 B the last 6-output block over-reads)
-# + 264 B per-channel stream (B * 256 + n - 1: B, the bias folded with the inputs' offset, is
-# up to ~2.6e5; and M) + 24 B stage table = 1130 B; ~3685-3730 cycles max (4.6 per MAC in the
-# kernel, ~20 per channel requantization), 68 B stack: all one inline-assembly statement.
+# models alike): 444 B code + 448 B weights + 264 B per-channel stream (B * 256 + n - 1: B,
+# the bias folded with the inputs' offset, is up to ~2.6e5; and M) + 24 B stage table =
+# 1180 B; ~3605-3650 cycles max (4.6 per MAC in the 8-wide kernel, 4.5 in the 6-wide one,
+# ~20 per channel requantization), 68 B stack: all one inline-assembly statement.
 
 _COMPACT_DOC = """\
 /*
@@ -72,12 +72,12 @@ _KERNEL_DOC = """\
  *
  * i.e. 39 cycles per input and block (4.9 per multiply-accumulate); with every layer's input
  * count even, the loop body holds two inputs and the CMP/BNE is paid once per pair (4.6 per
- * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au (the MOVs
- * before the loop) and are stored with two STMIA after it. With GCC on ARMv6-M the stage
- * loop, the block loop and the requantization around the kernel are assembly too (one
- * statement, its state in a 32-byte stack frame), so nothing is spilled per block. A
- * block of nb < {block} outputs still runs {block} products; the extra ones read the next
- * block's weights and their accumulators are never used. */
+ * multiply-accumulate). The accumulators start at the stage's -128 * sum_j au and are stored
+ * with two STMIA after the loop. A stage's last block of nb < {block} outputs runs a narrower
+ * copy of the loop (as wide as the widest such block, up to 6) when there is one, else the
+ * {block} products; the extra products read the next block's weights, their accumulators are
+ * never used. The stage loop, the block loop and the requantization around the kernel are
+ * assembly too (one statement, its state in a 32-byte stack frame): nothing is spilled. */
 """
 
 @dataclass
@@ -140,9 +140,10 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         kvals = kv
     ntype = "uint16_t" if max(max(st.n_in, st.n_out) for st in stages) > 0xFF else "uint8_t"
     weights = [b for st in stages for b in st.weights]
-    # the last block reads B - nb weight bytes past its own (their products are not used)
+    # a stage's last block (nb < B) runs the narrow kernel, or B products, reading past it
+    narrow = max([st.n_out % B for st in stages[1:] if st.n_out % B <= 6] + [0]) * packed
     last = stages[-1].n_out % B
-    pad = B - last if last and stages[-1].n_in else 0
+    pad = (narrow if 0 < last <= narrow else B) - last if last and stages[-1].n_in else 0
     weights += [0] * pad
     c_last = sum(st.n_out for st in stages[:-1])
     n_act = c_last + -(-stages[-1].n_out // B) * B  # the last block may write past the end
@@ -178,14 +179,6 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     # the kernel handles two inputs per iteration when every layer's input count is even
     unroll = 2 if all(st.n_in % 2 == 0 for st in stages) else 1
     nl = "\n"
-    c_kernel = [
-        "            uint32_t j, n_in = (uint32_t)(in_end - in_lo);",
-        "            for (q = 0; q < nb; q++) {",
-        "                uint32_t s = init;",
-        "                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];",
-        "                p[q] = s;",
-        "            }",
-        "            w += n_in * nb;"]
     if fast:
         req_c = ["int32_t kk = *k++;",
                  "uint32_t u = (*p + (uint32_t)(kk >> 8)) * *m++;",
@@ -232,7 +225,13 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         for (; in_lo != in_end && p < acc; p += {B}) {{
             uint32_t nb = (uint32_t)(acc - p);
             if (nb > {B}) nb = {B};
-{nl.join(c_kernel)}
+            uint32_t j, n_in = (uint32_t)(in_end - in_lo);
+            for (q = 0; q < nb; q++) {{
+                uint32_t s = init;
+                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
+                p[q] = s;
+            }}
+            w += n_in * nb;
         }}
         /* the requantization of every channel of the stage */
         p = in_end;
@@ -242,7 +241,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     c_out = (f"    for (q = 0; q < {P}_N_OUT; q++)\n"
              f"        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));")
     if packed:
-        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, ntype, ctype)
+        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, narrow, ntype, ctype)
         c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, c_out, "    }",
                             "#endif"])
     else:
@@ -257,16 +256,15 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
     return "\n".join(out)
 
 
-def _predict_asm(prefix: str, n_outs: list[int], unroll: int, ntype: str,
+def _predict_asm(prefix: str, n_outs: list[int], unroll: int, narrow: int, ntype: str,
                  ctype: str) -> list[str]:
     """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
     inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
     B = COMPACT_BLOCK
     ld_n, o = ("ldrb", 1) if ntype == "uint8_t" else ("ldrh", 2)
     ld_c, cs = ("ldrh", 2) if ctype == "uint16_t" else ("ldr", 4)
-    o_span = 2 * o  # the stage_t layout: n_in, n_out, span, c
-    o_c = -(-(o_span + 2) // cs) * cs
-    size = -(-(o_c + cs) // cs) * cs
+    o_span, o_c = 2 * o, 4 * o if cs == 4 else 2 * o + 2  # stage_t: n_in, n_out, span, c
+    size = o_c + cs
     odd = any(n % 2 for n in n_outs)
     acc = [f"r{4 + q}" for q in range(B)]
     body = ["ldmia r0!, {r2}"]
@@ -321,13 +319,16 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, ntype: str,
         ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", ""), ("mov lr, r3", "the weight stride"),
         ("ldr r0, [sp, #4]", ""), ("ldr r4, [sp, #8]", "")]
     ins += [(f"mov {s}, r4", "") for s in acc[1:]]
+    ins += [(f"cmp r3, #{narrow}", ""), ("bls 13f", "the narrow kernel")] if narrow else []
     ins += [("1:", "the kernel")] + [(i, "") for i in (body + ["add r1, lr"]) * unroll]
-    ins += [("cmp r0, ip", ""), ("bne 1b", ""), ("ldr r0, [sp, #16]", ""),
+    ins += [("cmp r0, ip", ""), ("bne 1b", ""), ("14:", ""), ("ldr r0, [sp, #16]", ""),
             ("stmia r0!, {r4, r5, r6, r7}", "")]
     ins += [(f"mov {acc[q]}, {acc[q + 4]}", "") for q in range(4)]
     ins += [("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #12]", ""),
-            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", ""),
-            ("9:", "out[q] = u + lo, the last stage's u from ip up to r10"), ("mov r0, ip", ""),
+            ("cmp r0, r3", ""), ("bcc 3b", ""), ("b 5b", "")]
+    k6 = ["13:", *body[:1 + 3 * narrow], "add r1, lr", "cmp r0, ip", "bne 13b", "b 14b"]
+    ins += [(i, "") for i in k6] if narrow else []
+    ins += [("9:", "out[q] = u + lo, the last stage's u from ip up to r10"), ("mov r0, ip", ""),
             ("mov r3, r8", ""), ("asrs r3, r3, #1", "-lo = (1 - 2 lo) >> 1"),
             ("ldr r2, [sp, #28]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
             ("subs r4, r4, r3", ""), ("strh r4, [r2]", ""), ("adds r2, #2", ""),
