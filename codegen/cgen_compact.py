@@ -183,8 +183,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         req_c = ["int32_t kk = *k++;",
                  "uint32_t u = (*p + (uint32_t)(kk >> 8)) * *m++;",
                  "QNN_ASR_K(u, kk);",
-                 "u = (uint32_t)((int32_t)(u + cst) >> 1);",
-                 "/* u = v - lo: one unsigned compare on the common path */",
+                 "u = (uint32_t)((int32_t)(u + cst) >> 1); /* u = v - lo */",
                  "if (u > span) u = ((int32_t)u < 0) ? 0 : span;"]
     else:
         req_c = ["uint32_t n = *np++;",
@@ -233,8 +232,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
             }}
             w += n_in * nb;
         }}
-        /* the requantization of every channel of the stage */
-        p = in_end;
+        p = in_end; /* the requantization of every channel of the stage */
         sum = 0;
 {nl.join(req_loop)}
     }} while (++st != {prefix}_stages + {n_st});"""
