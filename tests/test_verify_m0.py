@@ -86,6 +86,23 @@ def test_compact_int32_stage_constant_on_m0(tmp_path, arm_toolchain):
     assert r["mismatches"] == 0 and r["ok"], r["first_mismatch"]
 
 
+def test_compact_wide_multiplier_on_m0(tmp_path, arm_toolchain):
+    """A multiplier beyond 16 bits rules out the packed M0 | M1 << 16 stream the assembly
+    reads: the plain C form over separate uint32 M is what runs, bit-exact."""
+    from codegen.cgen import generate_c
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model = random_int_model(*DEFAULT, seed=2)
+    layer = model.layers[2]
+    layer.weights[1, :], layer.bias[1], layer.multiplier[1], layer.shift[1] = 1, 0, 100000, 22
+    model.save(run / "int_model.json")
+    src = generate_c(model, "compact")["qnn_model.c"]
+    assert "uint32_t qnn_m[" in src and "__asm__ volatile" not in src
+    r = verify(run, None, 1000, variant="compact")
+    assert r["mismatches"] == 0 and r["ok"], r["first_mismatch"]
+
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MODELS = ["random", "magnet6_8bit", "magnet6_4bit"]
 
