@@ -22,11 +22,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from sim.dataset import load_dataset
-
     from qnn.intmodel import predict_int
     from qnn.pipeline import check_compatible
     from qnn.run import load_int_model
+    from sim.dataset import load_dataset
 
     if not args.out.endswith(".npz"):
         raise QnnError(f"--out {args.out}: give a file name ending in .npz.")
