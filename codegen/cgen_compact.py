@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codegen import cgen_pack as pk
 from codegen.cgen_common import _ASSUMPTIONS, _REQUANT_DOC, _banner, _c_array, _i32
 from qnn.intmodel import IntModel
 
@@ -89,7 +90,8 @@ class _CStage:
     k: list[int]  # per channel: B (the acc-domain constant), or -zp for the input map
     m: list[int]
     n: list[int]
-    weights: list[int]  # offset-binary bytes, see _COMPACT_DOC
+    weights: list[int]  # offset-binary bytes, see _COMPACT_DOC (or nibbles: pk.PACK_DOC)
+    sh: int = pk.SH_BYTE
 
 
 def _compact_stages(model: IntModel) -> list[_CStage]:
@@ -101,11 +103,13 @@ def _compact_stages(model: IntModel) -> list[_CStage]:
     for L in model.layers:
         W = L.weights.astype(np.int64)
         data = []
-        for i0 in range(0, L.n_out, B):
+        for i0 in range(0, L.n_out, B) if L.w_bits > pk.NIB_MAX_BITS else ():
             data += [int(v) for v in (W[i0:i0 + B] + 128).T.reshape(-1)]
+        nib = L.w_bits <= pk.NIB_MAX_BITS
         bias = [int(L.bias[i]) + in_lo * int(W[i].sum()) for i in range(L.n_out)]
         out.append(_CStage(L.n_in, L.n_out, L.lo, L.hi, bias, [int(v) for v in L.multiplier],
-                           [int(v) for v in L.shift], data))
+                           [int(v) for v in L.shift], pk.pack_nibbles(W, B) if nib else data,
+                           pk.SH_NIB if nib else pk.SH_BYTE))
         in_lo = L.lo
     return out
 
@@ -141,9 +145,15 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     ntype = "uint16_t" if max(max(st.n_in, st.n_out) for st in stages) > 0xFF else "uint8_t"
     weights = [b for st in stages for b in st.weights]
     # a stage's last block (nb < B) runs the narrow kernel, or B products, reading past it
-    narrow = max([st.n_out % B for st in stages[1:] if st.n_out % B <= 6] + [0]) * packed
+    nibs = any(st.sh == pk.SH_NIB for st in stages)
+    bst = [st for st in stages[1:] if st.sh == pk.SH_BYTE]
+    narrow = max([st.n_out % B for st in bst if st.n_out % B <= 6] + [0]) * packed
+    nar3 = packed and any(0 < st.n_out % B <= 6 for st in stages if st.sh == pk.SH_NIB)
     last = stages[-1].n_out % B
     pad = (narrow if 0 < last <= narrow else B) - last if last and stages[-1].n_in else 0
+    if stages[-1].sh == pk.SH_NIB:
+        last = (last + 1) // 2 if last else B // 2
+        pad = pk.nib_kernel_bytes(stages[-1].n_out, B, nar3) - last if packed else 0
     weights += [0] * pad
     c_last = sum(st.n_out for st in stages[:-1])
     n_act = c_last + -(-stages[-1].n_out // B) * B  # the last block may write past the end
@@ -151,15 +161,18 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     out = [_banner(model, "compact", f"{prefix}_model.c: the network, compact variant."),
            f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS,
            _COMPACT_DOC.format(block=B, prefix=prefix), _COMPACT_MACROS,
-           _KERNEL_DOC.format(block=B)]
+           _KERNEL_DOC.format(block=B)] + [pk.PACK_DOC] * nibs
     cdoc, c_expr = ("1 - 2 lo", "(uint32_t)st->c") if fast else ("lo", "(uint32_t)st->c")
     if fast and all(0 <= -st.lo <= 0xFFFF for st in stages):  # -lo: 2 bytes, not 4
         cvals, cdoc, c_expr = [-st.lo for st in stages], "-lo", "2u * st->c + 1u"
     ctype = "uint16_t" if all(0 <= c <= 0xFFFF for c in cvals) else "int32_t"
     out.append(f"typedef struct {{\n    {ntype} n_in; /* 0: the input map */\n"
                f"    {ntype} n_out;\n    uint16_t span; /* the clamp: [lo, lo + span] */\n"
-               f"    {ctype} c; /* {cdoc} */\n}} {T};\n")
-    rows = ",\n".join(f"    {{{st.n_in}, {st.n_out}, {st.hi - st.lo}, {c}}}"
+               f"    {ctype} c; /* {cdoc} */\n"
+               + "    uint8_t sh; /* the weights' offset 2^sh: 7 bytes, 3 nibbles */\n" * nibs
+               + f"}} {T};\n")
+    rows = ",\n".join(f"    {{{st.n_in}, {st.n_out}, {st.hi - st.lo}, {c}"
+                      + f", {st.sh}" * nibs + "}"
                       for st, c in zip(stages, cvals, strict=True))
     out.append(f"static const {T} {prefix}_stages[{n_st}] = {{\n{rows}\n}};\n")
     if pad:
@@ -200,6 +213,13 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     req_loop = ["        do {", *["            " + t for t in req_c], "        } while (p != acc);"]
     if packed:
         req_loop.insert(0, "        h = (uint32_t)(acc - p) & 1u; /* odd: a turn's second */")
+    kern = pk.C_KERNEL.format(nib=pk.SH_NIB) if nibs else """\
+            for (q = 0; q < nb; q++) {
+                uint32_t s = init;
+                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
+                p[q] = s;
+            }
+            w += n_in * nb;"""
     c_loop = f"""\
     uint32_t q;
     const {T} *st = {prefix}_stages;
@@ -217,7 +237,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
         uint32_t *in_end = acc;
         const uint32_t *in_lo = acc - st->n_in;
         uint32_t *p = acc; /* the stage's first output */
-        uint32_t init = 0u - (sum << 7);
+        uint32_t init = 0u - (sum << {"st->sh" if nibs else 7});
         uint32_t cst = {c_expr}, span = st->span;
         acc += st->n_out;
         /* the kernel: every block's raw accumulators */
@@ -225,12 +245,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
             uint32_t nb = (uint32_t)(acc - p);
             if (nb > {B}) nb = {B};
             uint32_t j, n_in = (uint32_t)(in_end - in_lo);
-            for (q = 0; q < nb; q++) {{
-                uint32_t s = init;
-                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
-                p[q] = s;
-            }}
-            w += n_in * nb;
+{kern}
         }}
         p = in_end; /* the requantization of every channel of the stage */
         sum = 0;
@@ -239,7 +254,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     c_out = (f"    for (q = 0; q < {P}_N_OUT; q++)\n"
              f"        out[q] = (int16_t)({prefix}_act[{c_last} + q] + ({stages[-1].lo}));")
     if packed:
-        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, narrow, ntype, ctype)
+        asm = _predict_asm(prefix, [st.n_out for st in stages], unroll, narrow, ntype, ctype,
+                           (nibs, nar3))
         c_loop = "\n".join(["#if QNN_ASM", *asm, "#else", "    {", c_loop, c_out, "    }",
                             "#endif"])
     else:
@@ -255,14 +271,14 @@ void {prefix}_predict(const uint16_t in[{P}_N_IN], int16_t out[{P}_N_OUT])
 
 
 def _predict_asm(prefix: str, n_outs: list[int], unroll: int, narrow: int, ntype: str,
-                 ctype: str) -> list[str]:
+                 ctype: str, nib: tuple[bool, bool]) -> list[str]:
     """Every stage (the stage loop, the block loop, the kernel and the requantization) as one
     inline-assembly statement: the C form under #else, step by step (see _KERNEL_DOC)."""
     B = COMPACT_BLOCK
     ld_n, o = ("ldrb", 1) if ntype == "uint8_t" else ("ldrh", 2)
     ld_c, cs = ("ldrh", 2) if ctype == "uint16_t" else ("ldr", 4)
     o_span, o_c = 2 * o, 4 * o if cs == 4 else 2 * o + 2  # stage_t: n_in, n_out, span, c
-    size = o_c + cs
+    size = o_c + cs if not nib[0] else -(-(o_c + cs + 1) // max(o, cs, 2)) * max(o, cs, 2)
     odd = any(n % 2 for n in n_outs)
     acc = [f"r{4 + q}" for q in range(B)]
     body = ["ldmia r0!, {r2}"]
@@ -311,10 +327,13 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, narrow: int, ntype
         ("mov ip, r0", "the inputs' end"), (f"{ld_n} r2, [r4, #0]", "n_in"),
         ("lsls r2, r2, #2", ""), ("beq 16b", "the input map: no kernel"),
         ("subs r2, r0, r2", ""), ("str r2, [sp, #4]", "the inputs"),
-        ("lsls r6, r6, #7", ""), ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum"),
+        *([(f"ldrb r7, [r4, #{o_c + cs}]", ""), ("lsls r6, r7", "sum << sh")] if nib[0]
+          else [("lsls r6, r6, #7", "")]), ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum"),
         ("3:", "a block of up to 8 outputs"), ("str r0, [sp, #16]", ""),
         ("subs r3, r3, r0", ""), ("lsrs r3, r3, #2", ""), (f"cmp r3, #{B}", ""),
-        ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", ""), ("mov lr, r3", "the weight stride"),
+        ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", ""),
+        *[(i, "") for i in (pk.nib_dispatch(o_c + cs) if nib[0] else [])],
+        ("mov lr, r3", "the weight stride"),
         ("ldr r0, [sp, #4]", ""), ("ldr r4, [sp, #8]", "")]
     ins += [(f"mov {s}, r4", "") for s in acc[1:]]
     ins += [(f"cmp r3, #{narrow}", ""), ("bls 13f", "the narrow kernel")] if narrow else []
@@ -331,6 +350,7 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, narrow: int, ntype
             ("ldr r2, [sp, #28]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
             ("subs r4, r4, r3", ""), ("strh r4, [r2]", ""), ("adds r2, #2", ""),
             ("cmp r0, r10", ""), ("bne 15b", ""), ("add sp, #32", "")]
+    ins += [(i, "") for i in ["b 23f", *pk.nib_asm(unroll, nib[1]), "23:"]] if nib[0] else []
     T = f"{prefix}_stage_t"
     regs = (("uint32_t *", f"{prefix}_act"), ("const uint8_t *", f"{prefix}_w"),
             ("const int32_t *", f"{prefix}_k"), ("", ""), (f"const {T} *", f"{prefix}_stages"),

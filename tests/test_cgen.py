@@ -181,3 +181,28 @@ def test_fast_kernel_asm_and_fallback():
     src = generate_c(model, "fast")["qnn_model.c"]
     assert "#if QNN_FAST_ASM" in src and "#else" in src and "__asm__(" in src
     assert "[a] \"l\"(a1 + 32)" in src and "#31]" in src and "#32]" not in src
+
+
+@pytest.mark.parametrize("w_bits,n_w", [(4, 224), (3, 224), (2, 224), ((8, 4, 2), 272),
+                                         (5, 448)])
+def test_compact_packs_narrow_weights(w_bits, n_w):
+    """Layers of <= 4-bit weights are stored two per byte (6-16-16-6: 48 + 128 + 48 B; the
+    6-output block's 3 bytes per input read by a 3-byte kernel, no padding); 5-8 bits keep
+    one byte each."""
+    model = random_int_model((6, 16, 16, 6), w_bits, 8, 12)
+    src = generate_c(model, "compact")["qnn_model.c"]
+    assert f"static const uint8_t qnn_w[{n_w}]" in src
+    assert ("uint8_t sh;" in src) == (n_w != 448)
+
+
+@needs_gcc
+@pytest.mark.parametrize("sizes,w_bits", [((6, 16, 16, 6), (8, 4, 2)), ((6, 16, 16, 6), 3),
+                                          ((5, 7, 9, 3), (2, 4, 3)), ((9, 17, 3), (4, 8)),
+                                          ((2, 1, 2), 4)])
+def test_compact_packed_bit_exact_host(tmp_path, sizes, w_bits):
+    """The C fallback unpacks the nibble layout bit-exactly (odd blocks, mixed widths)."""
+    for seed in range(3):
+        model = random_int_model(sizes, w_bits, 6, 10, seed=seed)
+        x = _inputs(model.n_in, 300, seed)
+        y = _host_run(model, "compact", tmp_path / str(seed), x)
+        assert np.array_equal(y, predict_int(model, x)), (sizes, w_bits, seed)
