@@ -350,7 +350,7 @@ def _predict_asm(prefix: str, n_outs: list[int], unroll: int, narrow: int, ntype
             ("ldr r2, [sp, #28]", ""), ("15:", ""), ("ldmia r0!, {r4}", ""),
             ("subs r4, r4, r3", ""), ("strh r4, [r2]", ""), ("adds r2, #2", ""),
             ("cmp r0, r10", ""), ("bne 15b", ""), ("add sp, #32", "")]
-    ins += [(i, "") for i in ["b 23f", *pk.nib_asm(unroll, nib[1]), "23:"]] if nib[0] else []
+    ins += [(i, "") for i in ["b 23f", *pk.nib_asm(1, nib[1]), "23:"]] if nib[0] else []
     T = f"{prefix}_stage_t"
     regs = (("uint32_t *", f"{prefix}_act"), ("const uint8_t *", f"{prefix}_w"),
             ("const int32_t *", f"{prefix}_k"), ("", ""), (f"const {T} *", f"{prefix}_stages"),
