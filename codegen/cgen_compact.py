@@ -213,13 +213,7 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     req_loop = ["        do {", *["            " + t for t in req_c], "        } while (p != acc);"]
     if packed:
         req_loop.insert(0, "        h = (uint32_t)(acc - p) & 1u; /* odd: a turn's second */")
-    kern = pk.C_KERNEL.format(nib=pk.SH_NIB) if nibs else """\
-            for (q = 0; q < nb; q++) {
-                uint32_t s = init;
-                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
-                p[q] = s;
-            }
-            w += n_in * nb;"""
+    kern = pk.C_KERNEL.format(nib=pk.SH_NIB) if nibs else pk.C_KERNEL_BYTE
     c_loop = f"""\
     uint32_t q;
     const {T} *st = {prefix}_stages;

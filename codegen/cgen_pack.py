@@ -79,3 +79,11 @@ C_KERNEL = """\
                 p[q] = s;
             }}
             w += n_in * h;"""
+
+C_KERNEL_BYTE = """\
+            for (q = 0; q < nb; q++) {
+                uint32_t s = init;
+                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
+                p[q] = s;
+            }
+            w += n_in * nb;"""
