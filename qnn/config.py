@@ -22,6 +22,9 @@ class TrainConfig:
     w_bits: int | tuple[int, ...] = 8  # one for all layers, or one per layer
     a_bits: int | tuple[int, ...] = 8  # one for all hidden layers, or one per hidden layer
     in_bits: int = 12  # signed bits of the mapped uint16 inputs
+    # Bits of the dyadic multipliers M. 8 loses nothing measurable (the integer-exact phase
+    # trains with the exact M) and lets the C pack M with the bias and shift in one word.
+    m_bits: int = 8
     epochs_float: int = 60
     epochs_qat: int = 100
     epochs_int: int = 30
@@ -40,6 +43,7 @@ class TrainConfig:
             _per_layer(self.w_bits, n_layers, "--wbits"),
             _per_layer(self.a_bits, n_layers - 1, "--abits"),
             self.in_bits,
+            self.m_bits,
         )
 
     def validate(self) -> None:
@@ -52,6 +56,8 @@ class TrainConfig:
                 raise QnnError(f"activation bits {b} outside 2..8; activations are uint8.")
         if not 4 <= self.in_bits <= 16:
             raise QnnError(f"input bits {self.in_bits} outside 4..16.")
+        if not 4 <= self.m_bits <= 15:
+            raise QnnError(f"multiplier bits {self.m_bits} outside 4..15.")
         if not self.hidden or any(h < 1 or h > 256 for h in self.hidden):
             raise QnnError(f"hidden sizes {list(self.hidden)} must be 1..256 each, at least one.")
         epochs = (self.epochs_float, self.epochs_qat, self.epochs_int, self.epochs_finetune)

@@ -31,6 +31,7 @@ class NetSpec:
     w_bits: tuple[int, ...]  # one per layer
     a_bits: tuple[int, ...]  # one per hidden layer
     in_bits: int = 12
+    m_bits: int = 8  # requantization multipliers M <= 2^m_bits - 1
 
     @property
     def n_layers(self) -> int:
@@ -116,7 +117,8 @@ def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
 def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
     """Integer weights, biases and dyadic (M, n) per channel, as int32 arrays.
 
-    n is the largest shift in [0, 30] with M = round(r 2^n) <= M_MAX and r 2^n B <= 2^30,
+    n is the largest shift in [0, 30] with M = round(r 2^n) <= 2^m_bits - 1 and
+    r 2^n B <= 2^30,
     where r is the real rescale and B the worst |accumulator| over all inputs; the factor-2
     margin keeps acc * M + rnd(n) inside int32 despite float32 rounding here. qnn.overflow
     re-proves it exactly on the exported integers.
@@ -133,10 +135,11 @@ def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
         bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k)
         s_out = _out_scale(params, k, spec, consts)
         r = acc_step / s_out
-        n_prec = jnp.log2(M_MAX / r)
+        m_max = min(2**spec.m_bits - 1, M_MAX)
+        n_prec = jnp.log2(m_max / r)
         n_fit = jnp.log2(2.0**30 / (r * jnp.maximum(bound, 1.0)))
         n = jnp.clip(jnp.floor(jnp.minimum(n_prec, n_fit)), 0, N_MAX)
-        m = jnp.clip(jnp.floor(r * 2.0**n + 0.5), 1, M_MAX)
+        m = jnp.clip(jnp.floor(r * 2.0**n + 0.5), 1, m_max)
         out.append({"w": w.astype(jnp.int32), "b": b.astype(jnp.int32),
                     "m": m.astype(jnp.int32), "n": n.astype(jnp.int32)})
         s_in = s_out

@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--abits", type=int_list, default=(8,),
                    help="activation bits 2..8: one value, or one per hidden layer")
     p.add_argument("--in-bits", type=int, default=d.in_bits, help="bits of the mapped inputs")
+    p.add_argument("--m-bits", type=int, default=d.m_bits,
+                   help="bits of the requantization multipliers M (4..15)")
     p.add_argument("--epochs", type=int_list, default=None, metavar="F,Q,I",
                    help=f"epochs of the float, QAT and integer-exact phases "
                    f"(default {d.epochs_float},{d.epochs_qat},{d.epochs_int})")
@@ -64,7 +66,7 @@ def _one_or_many(values: tuple[int, ...]) -> int | tuple[int, ...]:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = TrainConfig(hidden=tuple(args.hidden), w_bits=_one_or_many(args.wbits),
-                      a_bits=_one_or_many(args.abits), in_bits=args.in_bits,
+                      a_bits=_one_or_many(args.abits), in_bits=args.in_bits, m_bits=args.m_bits,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       val_fraction=args.val_fraction, out_lsb=args.out_lsb)
     if args.epochs is not None:
