@@ -97,10 +97,8 @@ def test_same_seed_same_model():
     assert a["layers"] == b["layers"]
 
 
-def test_fine_tune_at_new_bit_widths_starts_from_the_previous_result(trained):
-    _, result, (xv, yv) = trained
-    if result.config.hidden != (16, 16):
-        pytest.skip("one fine-tune is enough")
+def test_fine_tune_at_new_bit_widths_starts_from_the_previous_result():
+    _, result, (xv, yv) = run(CONFIGS[0], n=1500)
     cfg = TrainConfig(hidden=(16, 16), w_bits=(8, 4, 8), a_bits=8, epochs_finetune=1,
                       epochs_int=1)
     xt, yt = synthetic(3000, 1)
