@@ -26,8 +26,8 @@ class TrainConfig:
     # trains with the exact M) and lets the C pack M with the bias and shift in one word.
     m_bits: int = 8
     epochs_float: int = 60
-    epochs_qat: int = 100
-    epochs_int: int = 30
+    epochs_qat: int = 200
+    epochs_int: int = 60
     epochs_finetune: int = 15  # qat epochs of a fine-tune after a bit-width change
     batch_size: int = 128
     lr: float = 3e-3
