@@ -287,3 +287,11 @@ def predict_int(model: IntModel, x_u16: np.ndarray) -> np.ndarray:
     for k, layer in enumerate(model.layers):
         a = dense_int(layer, a, f"layer {k}")
     return a.astype(np.int16)
+
+
+def check_compatible(model: IntModel, ds: Any, need_y: bool = True) -> None:
+    """A dataset's shape matches the model's (cheap: no JAX, so any command may call it)."""
+    if ds.x.shape[1] != model.n_in:
+        raise QnnError(f"the data has {ds.x.shape[1]} inputs, the model takes {model.n_in}.")
+    if need_y and ds.y.shape[1] != model.n_out:
+        raise QnnError(f"the data has {ds.y.shape[1]} outputs, the model gives {model.n_out}.")

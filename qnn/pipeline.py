@@ -13,7 +13,7 @@ from qnn import network as net
 from qnn.config import TrainConfig
 from qnn.errors import QnnError
 from qnn.evaluate import evaluate
-from qnn.intmodel import IntModel
+from qnn.intmodel import IntModel, check_compatible
 from qnn.run import CONFIG, load_int_model, load_json, load_params, save_run
 from qnn.train import Progress, TrainResult, train
 
@@ -112,10 +112,3 @@ def eval_run(run: str | Path, data: str | Path) -> dict[str, Any]:
     ds = load_dataset(data)
     check_compatible(model, ds)
     return {"run": str(run), "data": str(data), **evaluate(model, float_params, spec, ds.x, ds.y)}
-
-
-def check_compatible(model: IntModel, ds: Any, need_y: bool = True) -> None:
-    if ds.x.shape[1] != model.n_in:
-        raise QnnError(f"the data has {ds.x.shape[1]} inputs, the model takes {model.n_in}.")
-    if need_y and ds.y.shape[1] != model.n_out:
-        raise QnnError(f"the data has {ds.y.shape[1]} outputs, the model gives {model.n_out}.")

@@ -22,8 +22,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from qnn.intmodel import predict_int
-    from qnn.pipeline import check_compatible
+    from qnn.intmodel import check_compatible, predict_int
     from qnn.run import load_int_model
     from sim.dataset import load_dataset
 

@@ -14,8 +14,7 @@ from codegen.m0 import run_inferences
 from qnn.commands._common import add_command
 from qnn.commands.build import build
 from qnn.commands.export import add_variant_arg
-from qnn.errors import QnnError
-from qnn.intmodel import predict_int
+from qnn.intmodel import check_compatible, predict_int
 from qnn.run import load_int_model
 
 
@@ -39,10 +38,9 @@ def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000
     if data is not None:
         from sim.dataset import load_dataset
 
-        x_data = np.asarray(load_dataset(data).x, dtype=np.int64)
-        if x_data.ndim != 2 or x_data.shape[1] != model.n_in:
-            raise QnnError(f"{data}: rows have {x_data.shape[-1]} inputs, the model takes "
-                           f"{model.n_in}; use the dataset the run was trained on.")
+        ds = load_dataset(data)
+        check_compatible(model, ds, need_y=False)
+        x_data = np.asarray(ds.x, dtype=np.int64)
         parts.append(x_data)
         n_data = len(x_data)
     parts.append(random_inputs(max(n_random, 2), model.n_in, seed))
@@ -51,7 +49,8 @@ def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000
     res = run_inferences(Path(b["elf"]), x.astype(np.uint16), model.n_out,
                          slow_multiply=slow_multiply)
     ref = predict_int(model, x)
-    bad_rows = np.nonzero((res.outputs != ref).any(axis=1))[0]
+    wrong = res.outputs != ref
+    bad_rows = np.nonzero(wrong.any(axis=1))[0]
     first = None
     if len(bad_rows):
         r = int(bad_rows[0])
@@ -67,7 +66,7 @@ def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000
         "inferences": int(len(x)),
         "dataset_rows": n_data,
         "random_rows": int(len(x) - n_data),
-        "mismatches": int((res.outputs != ref).sum()),
+        "mismatches": int(wrong.sum()),
         "mismatched_rows": int(len(bad_rows)),
         "first_mismatch": first,
         "cycles": {"min": int(c.min()), "mean": float(c.mean()), "max": int(c.max())},
