@@ -34,22 +34,26 @@ def output_lsb(y: np.ndarray, headroom: float = 1.5) -> np.ndarray:
     return np.array([nice_step(p / 32767) for p in peak])
 
 
-def input_map_from_data(x_u16: np.ndarray, bits: int, margin: float = 0.05) -> InputMap:
+def input_map_from_data(x_u16: np.ndarray, bits: int, margin: float = 0.05,
+                        m_bits: int = 8) -> InputMap:
     """Centre each input's observed range on zero and stretch it (plus a margin) over the
-    signed `bits` range; the rescale is a dyadic multiplier, so the C needs no division."""
+    signed `bits` range; the rescale is a dyadic multiplier M 2^-n, so the C needs no
+    division. M has m_bits like every other multiplier: the map only has to cover the range
+    (8 bits put it within 1/256 of the ideal stretch), and a small M lets the compact C keep
+    each input's constants in one word."""
     lo = x_u16.min(axis=0).astype(np.float64)
     hi = x_u16.max(axis=0).astype(np.float64)
     zp = np.floor((lo + hi) / 2 + 0.5).astype(np.int64)
     half = np.maximum((hi - lo) / 2 * (1 + margin), 1.0)
     scale = (2 ** (bits - 1) - 1) / half  # LSBs per count
     bound = np.maximum(zp, 65535 - zp)
-    m, n = choose_multiplier(scale, bound)
-    return InputMap(zp, m, n, bits, step=1 / scale)
+    m, n = choose_multiplier(scale, bound, 2**m_bits - 1)
+    return InputMap(zp, m, n, bits, step=2.0**n / np.maximum(m, 1))  # counts per LSB
 
 
 def compute_stats(x_u16: np.ndarray, y: np.ndarray, in_bits: int,
-                  out_lsb: np.ndarray | None = None) -> DataStats:
+                  out_lsb: np.ndarray | None = None, m_bits: int = 8) -> DataStats:
     y = np.asarray(y, dtype=np.float64)
     lsb = output_lsb(y) if out_lsb is None else np.asarray(out_lsb, dtype=np.float64)
-    return DataStats(input_map_from_data(x_u16, in_bits), y.mean(axis=0),
+    return DataStats(input_map_from_data(x_u16, in_bits, m_bits=m_bits), y.mean(axis=0),
                      np.maximum(y.std(axis=0), 1e-9), lsb)

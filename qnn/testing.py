@@ -15,16 +15,19 @@ def random_int_model(
     a_bits: int = 8,
     in_bits: int = 12,
     seed: int = 0,
+    m_bits: int = 8,
 ) -> IntModel:
-    """A model whose multipliers make the outputs span (and sometimes hit) each clamp."""
+    """A model whose multipliers make the outputs span (and sometimes hit) each clamp, with
+    M <= 2^m_bits - 1 like training's (m_bits=15 puts products near the int32 edge)."""
     rng = np.random.default_rng(seed)
     n_in, n_layers = sizes[0], len(sizes) - 1
     wb = (w_bits,) * n_layers if isinstance(w_bits, int) else tuple(w_bits)
     zp = rng.integers(16000, 50000, n_in)
     half = 65535.0
     im_scale = (2 ** (in_bits - 1)) / (half * rng.uniform(0.3, 1.0, n_in))
-    im_m, im_n = choose_multiplier(im_scale, np.full(n_in, 65535))
-    input_map = InputMap(zp, im_m, im_n, in_bits, step=1 / im_scale)
+    m_max = 2**m_bits - 1
+    im_m, im_n = choose_multiplier(im_scale, np.full(n_in, 65535), m_max)
+    input_map = InputMap(zp, im_m, im_n, in_bits, step=2.0**im_n / im_m)
     layers = []
     amax = 2 ** (in_bits - 1)
     for k in range(n_layers):
@@ -37,7 +40,7 @@ def random_int_model(
         last = k == n_layers - 1
         lo, hi = (INT16_MIN, INT16_MAX) if last else (0, 2**a_bits - 1)
         scale = 2.5 * hi / np.maximum(bound, 1) * rng.uniform(0.5, 1.5, fan_out)
-        M, n = choose_multiplier(scale, bound)
+        M, n = choose_multiplier(scale, bound, m_max)
         layers.append(IntLayer(W, b, M, n, lo, hi, wb[k], 16 if last else a_bits))
         amax = hi
     return IntModel(

@@ -152,7 +152,8 @@ def train(
     t_start = time.perf_counter()
     n_in, n_out = x_train.shape[1], y_train.shape[1]
     spec = cfg.spec(n_in, n_out)
-    stats = init.stats if init else compute_stats(x_train, y_train, cfg.in_bits, cfg.out_lsb)
+    stats = init.stats if init else compute_stats(x_train, y_train, cfg.in_bits, cfg.out_lsb,
+                                                         cfg.m_bits)
     consts = net.make_consts(stats)
 
     def device_data(x, y):

@@ -1,0 +1,127 @@
+"""The compact variant's network as one GCC inline-assembly statement (ARMv6-M, Thumb-1): the
+stage loop, the block loop, the kernel and the requantization of codegen/cgen_compact.py,
+with the plain C under #else. Cycle counts are the Cortex-M0 TRM's (ARM DDI 0432C)."""
+
+from __future__ import annotations
+
+from codegen import cgen_pack as pk
+
+COMPACT_BLOCK = 8  # outputs computed together by the kernel (accumulators r4-r11)
+
+KERNEL_DOC = """\
+/* The assembly. A stage row is {{lo, span, n_in, n_out, N, sh}} (8 bytes); the stack frame
+ * holds [0] the row, [4] the stage's first input, [8] the kernel's start value -128 sum a,
+ * [12] the stage's end, [16] the block's first output, [20] k, [24] the rows' end, [28] out.
+ *
+ * The kernel, per block of nb <= {block} outputs (r0 the activation pointer, r1 the weights,
+ * r2 the activation a, r3 the product, r4-r11 the sums, ip the inputs' end, lr = nb), per
+ * input:
+ *
+ *   LDMIA r0!, {{r2}}                               2 cycles
+ *   LDRB r3, [r1, #q] ; MULS r3, r2 ; ADD sq, r3   4 cycles, x {block}: 32
+ *   ADD r1, lr ; CMP r0, ip ; BNE                  5 cycles
+ *
+ * i.e. 39 cycles per input and block (4.9 per multiply-accumulate). A stage's last block of
+ * nb < {block} outputs runs all {block} products: the extra ones read the next weights (or the
+ * zero bytes after the table) and land in slots nothing reads before they are rewritten.
+ *
+ * The requantization, per channel (r0 the slot, r2 k, r3 N, r8 K, r9 span, ip lo, r11 the
+ * sum of the stage's activations):
+ *
+ *   LDMIA k ; LDR the raw sum ; ASRS b ; ADDS ; LSLS, LSRS M' ; MULS ; ADD K ; ASRS N
+ *   ASRS, BICS (u < 0 -> 0) ; CMP span, BHI (u > span: rare) ; ADD lo ; ADD sum ; STMIA
+ *
+ * 23 cycles with the loop's CMP and BNE. */
+"""
+
+
+def _kernel_body(block: int) -> list[str]:
+    body = ["ldmia r0!, {r2}"]
+    for q in range(block):
+        s = f"r{4 + q}"
+        body += [f"ldrb r3, [r1, #{q}]", "muls r3, r2, r3",
+                 f"adds {s}, r3" if q < 4 else f"add {s}, r3"]
+    return body + ["add r1, lr", "cmp r0, ip", "bne 1b"]
+
+
+def _sub_imm(reg: str, v: int) -> list[str]:
+    """reg -= v (v <= 1020, a multiple of 4), with r3 as scratch when v > 255."""
+    return [f"subs {reg}, #{v}"] if v <= 255 else [f"movs r3, #{v >> 2}", "lsls r3, r3, #2",
+                                                   f"subs {reg}, {reg}, r3"]
+
+
+def predict_asm(prefix: str, n_in: int, n_out: int, mb: int, nibs: bool,
+                nar3: bool) -> list[str]:
+    """The body of {prefix}_predict when QNN_ASM: C lines (see KERNEL_DOC)."""
+    B = COMPACT_BLOCK
+    ins: list[tuple[str, str]] = [
+        ("push {r2, r5, r6}", "frame [20] k, [24] the rows' end, [28] out"),
+        ("sub sp, #20", ""), (f"movs r3, #{n_in}", ""),
+        ("16:", "the input map's raw values: the inputs"), ("ldrh r5, [r7]", ""),
+        ("adds r7, #2", ""), ("stmia r0!, {r5}", ""), ("subs r3, #1", ""), ("bne 16b", ""),
+        *[(i, "") for i in _sub_imm("r0", 4 * n_in)],
+        ("b 2f", ""),
+        ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
+        ("2:", "a stage: r0 its first output's slot, r4 its row, r11 the last one's sum"),
+        ("str r4, [sp, #0]", ""), ("ldrb r3, [r4, #5]", "n_out"), ("lsls r3, r3, #2", ""),
+        ("adds r3, r0, r3", ""), ("str r3, [sp, #12]", "the stage's end"),
+        ("mov ip, r0", "the inputs' end"), ("ldrb r2, [r4, #4]", "n_in"),
+        ("lsls r2, r2, #2", ""), ("beq 5f", "the input map: no kernel"),
+        ("subs r2, r0, r2", ""), ("str r2, [sp, #4]", "the stage's first input"),
+        ("mov r6, r11", ""),
+        *([("ldrb r7, [r4, #7]", ""), ("lsls r6, r7", "sum << sh")] if nibs
+          else [("lsls r6, r6, #7", "")]),
+        ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum a"),
+        ("3:", f"a block of up to {B} outputs from r0"), ("str r0, [sp, #16]", ""),
+        ("subs r3, r3, r0", ""), ("lsrs r3, r3, #2", ""), (f"cmp r3, #{B}", ""),
+        ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", "nb"),
+        *[(i, "") for i in (pk.nib_dispatch(7) if nibs else [])],
+        ("mov lr, r3", "the weight stride"), ("ldr r0, [sp, #4]", ""),
+        ("ldr r4, [sp, #8]", ""), *[(f"mov r{5 + q}, r4", "") for q in range(B - 1)],
+        ("1:", "the kernel"), *[(i, "") for i in _kernel_body(B)],
+        ("ldr r0, [sp, #16]", ""), ("stmia r0!, {r4, r5, r6, r7}", "the raw sums"),
+        *[(f"mov r{4 + q}, r{8 + q}", "") for q in range(4)],
+        ("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #12]", ""), ("cmp r0, r3", ""),
+        ("bcc 3b", ""),
+        ("5:", "the requantization, from ip to the stage's end"), ("mov r0, ip", ""),
+        ("ldr r4, [sp, #0]", ""), ("ldrh r5, [r4, #0]", ""), ("sxth r5, r5", "lo"),
+        ("mov ip, r5", ""), ("ldrh r6, [r4, #2]", ""), ("mov r9, r6", "span"),
+        ("ldrb r3, [r4, #6]", "N"), ("movs r6, #1", ""), ("lsls r6, r3", ""),
+        ("lsrs r7, r6, #1", "2^(N-1)"), ("muls r6, r5, r6", "lo * 2^N"), ("subs r7, r7, r6", ""),
+        ("mov r8, r7", "K = 2^(N-1) - lo * 2^N"), ("ldr r6, [sp, #12]", ""),
+        ("mov r10, r6", ""), ("ldr r2, [sp, #20]", ""), ("movs r6, #0", ""),
+        ("mov r11, r6", "sum"),
+        ("6:", ""), ("ldmia r2!, {r4}", f"k = b * 2^{mb} + M'"), ("ldr r6, [r0]", "the raw sum"),
+        ("asrs r5, r4, #%d" % mb, "b"), ("adds r6, r5", "acc"),
+        ("lsls r4, r4, #%d" % (32 - mb), ""), ("lsrs r4, r4, #%d" % (32 - mb), "M'"),
+        ("muls r6, r4, r6", ""), ("add r6, r8", "acc * M' + K"), ("asrs r6, r3", "u = a - lo"),
+        ("asrs r5, r6, #31", "the clamp: u < 0 ? 0 : u"), ("bics r6, r5", ""),
+        ("cmp r6, r9", ""), ("bhi 8b", ""),
+        ("7:", ""), ("add r6, ip", "a"), ("add r11, r6", "sum += a"),
+        ("stmia r0!, {r6}", ""), ("cmp r0, r10", ""), ("bne 6b", ""),
+        ("str r2, [sp, #20]", ""), ("ldr r4, [sp, #0]", ""), ("adds r4, #8", "the next row"),
+        ("ldr r5, [sp, #24]", ""), ("cmp r4, r5", ""), ("bne 2b", ""),
+        *[(i, "") for i in _sub_imm("r0", 4 * n_out)], ("ldr r2, [sp, #28]", "out"),
+        ("15:", "out[q] = a, the last stage's"), ("ldmia r0!, {r4}", ""),
+        ("strh r4, [r2]", ""), ("adds r2, #2", ""), ("cmp r0, r10", ""), ("bne 15b", ""),
+        ("add sp, #32", "")]
+    if nibs:
+        ins += [(i, "") for i in ["b 23f", *pk.nib_asm(1, nar3), "23:"]]
+    T = f"{prefix}_stage_t"
+    regs = (("uint32_t *", f"{prefix}_act"), ("const uint8_t *", f"{prefix}_w"),
+            ("const int32_t *", f"{prefix}_k"), ("", ""), (f"const {T} *", f"{prefix}_stages"),
+            (f"const {T} *", f"{prefix}_stages + sizeof {prefix}_stages / sizeof *{prefix}_stages"),
+            ("int16_t *", "out"), ("const uint16_t *", "in"))
+    lines = ["    {", *[f'        register {t}r{r} __asm__("r{r}") = {v};'
+                          for r, (t, v) in enumerate(regs) if t], "        __asm__ volatile(",
+             '            ".syntax unified\\n\\t"']
+    for i, c in ins:
+        text = f'"{i}\\n\\t"'
+        lines.append(f"            {text:34s}/* {c} */" if c else f"            {text}")
+    lines += ['            ".syntax divided"',
+              '            : "+l"(r0), "+l"(r1), "+l"(r2), "+l"(r4), "+l"(r5),',
+              '              "+l"(r6), "+l"(r7)',
+              "            :",
+              '            : "r3", "r8", "r9", "r10", "r11", "ip", "lr", "cc", "memory");',
+              "    }"]
+    return lines
