@@ -8,13 +8,24 @@ from codegen import cgen_pack as pk
 
 COMPACT_BLOCK = 8  # outputs computed together by the kernel (accumulators r4-r11)
 
+ASM_MACRO = """\
+/* QNN_ASM: the network below is GCC inline assembly on ARMv6-M (Thumb-1) when optimising, and
+ * the equivalent plain C otherwise (any other compiler or target, e.g. a host build): the same
+ * steps, every sum taken modulo 2^32 in uint32_t, so the same result bit for bit. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
+#define QNN_ASM 1
+#else
+#define QNN_ASM 0
+#endif
+"""
+
 KERNEL_DOC = """\
-/* The assembly. A stage row is {{lo, span, n_in, n_out, N, sh}} (8 bytes); the stack frame
- * holds [0] the row, [4] the stage's first input, [8] the kernel's start value -128 sum a,
- * [12] the stage's end, [16] the block's first output, [20] k, [24] the rows' end, [28] out.
+/* The assembly. A stage row is {{lo, span, n_out, N[, sh]}}; the stack frame holds [0] the
+ * row, [4] the stage's first input, [8] the kernel's start value -128 * sum s, [12] the
+ * stage's end, [16] the block's first output, [20] k, [24] the stages left, [28] out.
  *
  * The kernel, per block of nb <= {block} outputs (r0 the activation pointer, r1 the weights,
- * r2 the activation a, r3 the product, r4-r11 the sums, ip the inputs' end, lr = nb), per
+ * r2 the activation s, r3 the product, r4-r11 the sums, ip the inputs' end, lr = nb), per
  * input:
  *
  *   LDMIA r0!, {{r2}}                               2 cycles
@@ -25,13 +36,13 @@ KERNEL_DOC = """\
  * nb < {block} outputs runs all {block} products: the extra ones read the next weights (or the
  * zero bytes after the table) and land in slots nothing reads before they are rewritten.
  *
- * The requantization, per channel (r0 the slot, r2 k, r3 N, r8 K, r9 span, ip lo, r11 the
- * sum of the stage's activations):
+ * The requantization, per channel (r0 the slot, r2 k, r3 N, r8 K, r9 span, r11 the sum of
+ * the stage's stored activations):
  *
- *   LDMIA k ; LDR the raw sum ; ASRS b ; ADDS ; LSLS, LSRS M' ; MULS ; ADD K ; ASRS N
- *   ASRS, BICS (u < 0 -> 0) ; CMP span, BHI (u > span: rare) ; ADD lo ; ADD sum ; STMIA
+ *   LDMIA k ; LDR the raw sum ; ASRS B ; ADDS ; LSLS, LSRS M' ; MULS ; ADD K ; ASRS N
+ *   ASRS, BICS (u < 0 -> 0) ; CMP span ; BHI (u > span: rare) ; ADD sum ; STMIA
  *
- * 23 cycles with the loop's CMP and BNE. */
+ * about 22 cycles with the loop's CMP and BNE (+1: ADD lo, when s = a). */
 """
 
 
@@ -50,32 +61,32 @@ def _sub_imm(reg: str, v: int) -> list[str]:
                                                    f"subs {reg}, {reg}, r3"]
 
 
-def predict_asm(prefix: str, n_in: int, n_out: int, mb: int, nibs: bool,
-                nar3: bool) -> list[str]:
-    """The body of {prefix}_predict when QNN_ASM: C lines (see KERNEL_DOC)."""
+def predict_asm(prefix: str, n_in: int, n_out: int, n_st: int, mb: int, offset: bool,
+                nibs: bool, nar3: bool) -> list[str]:
+    """The body of {prefix}_predict when QNN_ASM, as C lines (see KERNEL_DOC)."""
     B = COMPACT_BLOCK
+    row = 8 if nibs else 6  # sizeof the stage row: lo, span, n_out, N[, sh]
+    add_lo = [] if offset else [("add r6, ip", "s = u + lo")]
     ins: list[tuple[str, str]] = [
-        ("push {r2, r5, r6}", "frame [20] k, [24] the rows' end, [28] out"),
-        ("sub sp, #20", ""), (f"movs r3, #{n_in}", ""),
+        ("push {r2, r5, r6}", "frame [20] k, [24] the stages left, [28] out"),
+        ("sub sp, #20", ""), ("str r4, [sp, #0]", "the input map's row"),
+        (f"movs r3, #{n_in}", ""),
         ("16:", "the input map's raw values: the inputs"), ("ldrh r5, [r7]", ""),
         ("adds r7, #2", ""), ("stmia r0!, {r5}", ""), ("subs r3, #1", ""), ("bne 16b", ""),
-        *[(i, "") for i in _sub_imm("r0", 4 * n_in)],
-        ("b 2f", ""),
+        ("str r0, [sp, #12]", "the stage's end"), *[(i, "") for i in _sub_imm("r0", 4 * n_in)],
+        ("mov ip, r0", ""), ("b 5f", ""),
         ("8:", "rare: u > span"), ("mov r6, r9", ""), ("b 7f", ""),
-        ("2:", "a stage: r0 its first output's slot, r4 its row, r11 the last one's sum"),
-        ("str r4, [sp, #0]", ""), ("ldrb r3, [r4, #5]", "n_out"), ("lsls r3, r3, #2", ""),
+        ("2:", "a layer: r0 its first output's slot, r4 its row, r11 the inputs' sum"),
+        ("str r4, [sp, #0]", ""), ("ldrb r3, [r4, #4]", "n_out"), ("lsls r3, r3, #2", ""),
         ("adds r3, r0, r3", ""), ("str r3, [sp, #12]", "the stage's end"),
-        ("mov ip, r0", "the inputs' end"), ("ldrb r2, [r4, #4]", "n_in"),
-        ("lsls r2, r2, #2", ""), ("beq 5f", "the input map: no kernel"),
-        ("subs r2, r0, r2", ""), ("str r2, [sp, #4]", "the stage's first input"),
-        ("mov r6, r11", ""),
-        *([("ldrb r7, [r4, #7]", ""), ("lsls r6, r7", "sum << sh")] if nibs
+        ("mov ip, r0", "the inputs' end"), ("mov r6, r11", ""),
+        *([("ldrb r7, [r4, #6]", ""), ("lsls r6, r7", "sum << sh")] if nibs
           else [("lsls r6, r6, #7", "")]),
-        ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum a"),
+        ("negs r6, r6", ""), ("str r6, [sp, #8]", "-128 * sum s"),
         ("3:", f"a block of up to {B} outputs from r0"), ("str r0, [sp, #16]", ""),
         ("subs r3, r3, r0", ""), ("lsrs r3, r3, #2", ""), (f"cmp r3, #{B}", ""),
         ("bls 4f", ""), (f"movs r3, #{B}", ""), ("4:", "nb"),
-        *[(i, "") for i in (pk.nib_dispatch(7) if nibs else [])],
+        *[(i, "") for i in (pk.nib_dispatch(6) if nibs else [])],
         ("mov lr, r3", "the weight stride"), ("ldr r0, [sp, #4]", ""),
         ("ldr r4, [sp, #8]", ""), *[(f"mov r{5 + q}, r4", "") for q in range(B - 1)],
         ("1:", "the kernel"), *[(i, "") for i in _kernel_body(B)],
@@ -84,25 +95,27 @@ def predict_asm(prefix: str, n_in: int, n_out: int, mb: int, nibs: bool,
         ("stmia r0!, {r4, r5, r6, r7}", ""), ("ldr r3, [sp, #12]", ""), ("cmp r0, r3", ""),
         ("bcc 3b", ""),
         ("5:", "the requantization, from ip to the stage's end"), ("mov r0, ip", ""),
+        ("str r0, [sp, #4]", "the next stage's first input"),
         ("ldr r4, [sp, #0]", ""), ("ldrh r5, [r4, #0]", ""), ("sxth r5, r5", "lo"),
         ("mov ip, r5", ""), ("ldrh r6, [r4, #2]", ""), ("mov r9, r6", "span"),
-        ("ldrb r3, [r4, #6]", "N"), ("movs r6, #1", ""), ("lsls r6, r3", ""),
-        ("lsrs r7, r6, #1", "2^(N-1)"), ("muls r6, r5, r6", "lo * 2^N"), ("subs r7, r7, r6", ""),
-        ("mov r8, r7", "K = 2^(N-1) - lo * 2^N"), ("ldr r6, [sp, #12]", ""),
+        ("ldrb r3, [r4, #5]", "N"), ("movs r6, #1", ""), ("lsls r6, r3", ""),
+        ("lsrs r7, r6, #1", "2^(N-1)"), ("muls r6, r5, r6", "lo * 2^N"),
+        ("subs r7, r7, r6", ""), ("mov r8, r7", "K"), ("ldr r6, [sp, #12]", ""),
         ("mov r10, r6", ""), ("ldr r2, [sp, #20]", ""), ("movs r6, #0", ""),
         ("mov r11, r6", "sum"),
-        ("6:", ""), ("ldmia r2!, {r4}", f"k = b * 2^{mb} + M'"), ("ldr r6, [r0]", "the raw sum"),
-        ("asrs r5, r4, #%d" % mb, "b"), ("adds r6, r5", "acc"),
-        ("lsls r4, r4, #%d" % (32 - mb), ""), ("lsrs r4, r4, #%d" % (32 - mb), "M'"),
+        ("6:", ""), ("ldmia r2!, {r4}", f"k = B * 2^{mb} + M'"),
+        ("ldr r6, [r0]", "the raw sum"), (f"asrs r5, r4, #{mb}", "B"), ("adds r6, r5", "acc"),
+        (f"lsls r4, r4, #{32 - mb}", ""), (f"lsrs r4, r4, #{32 - mb}", "M'"),
         ("muls r6, r4, r6", ""), ("add r6, r8", "acc * M' + K"), ("asrs r6, r3", "u = a - lo"),
         ("asrs r5, r6, #31", "the clamp: u < 0 ? 0 : u"), ("bics r6, r5", ""),
         ("cmp r6, r9", ""), ("bhi 8b", ""),
-        ("7:", ""), ("add r6, ip", "a"), ("add r11, r6", "sum += a"),
+        ("7:", ""), *add_lo, ("add r11, r6", "sum += s"),
         ("stmia r0!, {r6}", ""), ("cmp r0, r10", ""), ("bne 6b", ""),
-        ("str r2, [sp, #20]", ""), ("ldr r4, [sp, #0]", ""), ("adds r4, #8", "the next row"),
-        ("ldr r5, [sp, #24]", ""), ("cmp r4, r5", ""), ("bne 2b", ""),
-        *[(i, "") for i in _sub_imm("r0", 4 * n_out)], ("ldr r2, [sp, #28]", "out"),
-        ("15:", "out[q] = a, the last stage's"), ("ldmia r0!, {r4}", ""),
+        ("str r2, [sp, #20]", ""), ("ldr r4, [sp, #0]", ""), (f"adds r4, #{row}", "the next row"),
+        ("ldr r5, [sp, #24]", ""), ("subs r5, #1", ""), ("str r5, [sp, #24]", ""),
+        ("bne 2b", ""), *[(i, "") for i in _sub_imm("r0", 4 * n_out)],
+        ("ldr r2, [sp, #28]", "out"), ("15:", "out[q], from the last stage's s"),
+        ("ldmia r0!, {r4}", ""), *([("add r4, ip", "a = s + lo")] if offset else []),
         ("strh r4, [r2]", ""), ("adds r2, #2", ""), ("cmp r0, r10", ""), ("bne 15b", ""),
         ("add sp, #32", "")]
     if nibs:
@@ -110,8 +123,7 @@ def predict_asm(prefix: str, n_in: int, n_out: int, mb: int, nibs: bool,
     T = f"{prefix}_stage_t"
     regs = (("uint32_t *", f"{prefix}_act"), ("const uint8_t *", f"{prefix}_w"),
             ("const int32_t *", f"{prefix}_k"), ("", ""), (f"const {T} *", f"{prefix}_stages"),
-            (f"const {T} *", f"{prefix}_stages + sizeof {prefix}_stages / sizeof *{prefix}_stages"),
-            ("int16_t *", "out"), ("const uint16_t *", "in"))
+            ("uint32_t ", str(n_st)), ("int16_t *", "out"), ("const uint16_t *", "in"))
     lines = ["    {", *[f'        register {t}r{r} __asm__("r{r}") = {v};'
                           for r, (t, v) in enumerate(regs) if t], "        __asm__ volatile(",
              '            ".syntax unified\\n\\t"']
