@@ -170,8 +170,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                f"static uint32_t {prefix}_act[{n_act}];\n")
     c_loop = _c_loop(prefix, P, T, n_st, c_last, nibs, word, mtype, stages[-1].lo)
     if word:
-        asm = predict_asm(prefix, model.n_in, model.n_out, n_st, word.mb, word.offset, nibs,
-                          nar3)
+        asm = predict_asm(prefix, model.n_in, model.n_out, n_st, word.mb, word.offset,
+                          any(st.n_out % 2 for st in stages), nibs, nar3)
         body = "\n".join(["#if QNN_ASM", *asm, "#else", c_loop, "#endif"])
         out += [ASM_MACRO, KERNEL_DOC.format(block=B)]
     else:

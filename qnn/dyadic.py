@@ -19,7 +19,7 @@ INT32_MAX = 2**31 - 1
 def choose_multiplier(scale: np.ndarray, bound: np.ndarray,
                       m_max: int = M_MAX) -> tuple[np.ndarray, np.ndarray]:
     """Per channel (M, n) for real `scale` and accumulator bound `bound` (numpy, exact ints),
-    M <= m_max."""
+    M <= m_max; a scale above m_max gets (m_max, 0), the closest there is."""
     scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
     bound = np.atleast_1d(np.asarray(bound, dtype=np.int64))
     M = np.zeros(scale.shape, dtype=np.int64)
@@ -30,4 +30,6 @@ def choose_multiplier(scale: np.ndarray, bound: np.ndarray,
             if m <= m_max and int(b) * m + ((1 << shift) >> 1) <= INT32_MAX:
                 M[i], n[i] = max(m, 1) if r > 0 else 0, shift
                 break
+        else:
+            M[i], n[i] = min(m_max, max(1, int(np.floor(r + 0.5)))), 0
     return M, n

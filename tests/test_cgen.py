@@ -104,33 +104,38 @@ def test_bit_exact_host_many_seeds(tmp_path):
 
 
 def test_compact_tables():
-    """One weight stream (blocks of up to 8 outputs, no zero rows: 16*6 + 16*16 + 6*16; the
-    6-output block runs a 6-wide kernel, so nothing is read past it), 6 bytes per channel in
-    one stream (per two channels M0 | M1 << 16, then each's B with n - 1 packed), no
-    per-channel shift table."""
+    """One weight stream (blocks of up to 8 outputs, no zero rows: 16*6 + 16*16 + 6*16, then
+    the 2 bytes the 6-output block's unused products read), one word per channel (B and M'),
+    a 6-byte row per stage, no multiplier or shift table."""
     model = random_int_model((6, 16, 16, 6), 8, 8, 12)
     src = generate_c(model, "compact")["qnn_model.c"]
-    assert "static const uint8_t qnn_w[448]" in src
-    assert "static const int32_t qnn_k[66]" in src and "qnn_m[" not in src
-    assert "qnn_n[" not in src
+    assert "static const uint8_t qnn_w[450]" in src
+    assert "static const int32_t qnn_k[44]" in src and "qnn_m[" not in src
+    assert "qnn_n[" not in src and "qnn_stages[4]" in src and "#if QNN_ASM" in src
 
 
 @needs_gcc
-@pytest.mark.parametrize("change", ["shift1", "shift0", "big_bias"])
-def test_compact_fallback_paths_bit_exact(tmp_path, change):
-    """n < 2 (no ((P >> (n-1)) + 1 - 2 lo) >> 1 form) or B beyond 27 bits (no packing): the
-    compact variant falls back to a separate shift table and the plain rounding."""
+@pytest.mark.parametrize("change,form", [("shift1", "one word"), ("shift0", "one word"),
+                                         ("one_shift1", "plain"), ("big_bias", "plain"),
+                                         ("wide_m", "plain")])
+def test_compact_forms_bit_exact(tmp_path, change, form):
+    """A layer whose shifts are all 0 or 1 keeps the one-word form (one N per stage); one
+    channel's shift of 1 among shifts of ~17 (its M' = M * 2^16 would overflow), a bias or a
+    multiplier too wide to share a word fall back to the plain C form."""
     model = random_int_model((6, 16, 16, 6), 8, 8, 12, seed=3)
     layer = model.layers[1]
-    if change == "shift1":
+    if change in ("shift1", "shift0"):
+        layer.shift[:], layer.multiplier[:] = int(change[-1]), 1
+    elif change == "one_shift1":
         layer.shift[2], layer.multiplier[2] = 1, 1
-    elif change == "shift0":
-        layer.shift[2], layer.multiplier[2] = 0, 1
-    else:
+    elif change == "big_bias":
         model.layers[0].bias[0] = 2**26 + 12345
         model.layers[0].multiplier[0] = 3
+    else:
+        layer.weights[1, :], layer.bias[1], layer.multiplier[1], layer.shift[1] = 1, 0, 100000, 22
     src = generate_c(model, "compact")["qnn_model.c"]
-    assert "qnn_n[" in src
+    assert ("qnn_n[" in src) == (form == "plain")
+    assert ("#if QNN_ASM" in src) == (form == "one word")
     x = _inputs(model.n_in, 2000, 1)
     y = _host_run(model, "compact", tmp_path, x)
     assert np.array_equal(y, predict_int(model, x))
@@ -184,15 +189,15 @@ def test_fast_kernel_asm_and_fallback():
 
 
 @pytest.mark.parametrize("w_bits,n_w", [(4, 224), (3, 224), (2, 224), ((8, 4, 2), 272),
-                                         (5, 448)])
+                                         (5, 450)])
 def test_compact_packs_narrow_weights(w_bits, n_w):
     """Layers of <= 4-bit weights are stored two per byte (6-16-16-6: 48 + 128 + 48 B; the
     6-output block's 3 bytes per input read by a 3-byte kernel, no padding); 5-8 bits keep
-    one byte each."""
+    one byte each (and 2 bytes the last block's unused products read)."""
     model = random_int_model((6, 16, 16, 6), w_bits, 8, 12)
     src = generate_c(model, "compact")["qnn_model.c"]
     assert f"static const uint8_t qnn_w[{n_w}]" in src
-    assert ("uint8_t sh;" in src) == (n_w != 448)
+    assert ("uint8_t sh;" in src) == (n_w != 450)
 
 
 @needs_gcc
