@@ -122,14 +122,9 @@ _REQUANT_DOC = """\
  * product, no division and no library helper is needed.
  *
  * Because that final value fits int32, it may be computed modulo 2^32 (in uint32_t, where
- * wrap-around is defined) in any order and with constants folded: the result mod 2^32 is the
- * true value, which is then read back as int32_t. So each channel's bias, rounding term and
- * the zero points of its inputs are folded into ONE constant C[i]:
- *
- *   y[i] = clamp((int32_t)(dot[i] * M[i] + C[i]) >> n[i], lo, hi)
- *
- * where dot[i] is the sum over the stored (non-negative) activations. Activations are stored
- * offset by their clamp's lower bound (au = a - lo >= 0), so they fit uint8_t/uint16_t.
+ * wrap-around is defined) in any order: the result mod 2^32 is the true value, which is then
+ * read back as int32_t. So constants can be folded freely; the variant's comment below says
+ * how.
  *
  * Assumptions, checked at compile time below: int is 32 bits, `>>` of a negative int32_t is
  * an arithmetic shift and uint32_t -> int32_t conversion wraps (both are GCC's documented

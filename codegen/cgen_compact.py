@@ -24,7 +24,8 @@ _COMPACT_DOC = """\
  * the block's nb weights), and activations as s = {store}, one 32-bit word each, so the
  * kernel is one byte load, MULS and ADD per weight:
  *
- *   acc = b + sum_j W a  =  B + sum_j wu s - 128 * sum_j s,   B = {bdef}
+ *   acc = b + sum_j W a  =  B + sum_j wu s - 128 * sum_j s
+ *   {bdef}
  *
  * sum_j s is summed while the previous stage stores its outputs. Every value lives in one
  * static buffer, {prefix}_act: a stage's inputs are the previous stage's slots, just before
@@ -110,8 +111,9 @@ def _one_word(stages: list[_CStage]) -> _Word | None:
     mb = max(m for mp in mults for m in mp).bit_length()
     lim = 1 << (31 - mb) if mb < 31 else 0
     for offset in (True, False):
-        bs = [stages[0].b] + [[b + prev.lo * f * offset for b, f in zip(st.b, st.fold, strict=True)]
-                       for prev, st in zip(stages, stages[1:])]
+        bs = [stages[0].b] + [[b + prev.lo * f * offset for b, f in zip(st.b, st.fold,
+                                                                          strict=True)]
+                              for prev, st in zip(stages, stages[1:], strict=False)]
         if all(-lim <= b < lim for bb in bs for b in bb):
             return _Word(mb, shifts, mults, bs, offset)
     return None
@@ -140,7 +142,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
            _COMPACT_DOC.format(
                block=B, prefix=prefix, mb=word.mb if word else "mb",
                store="a - lo" if offset else "a", s_of_u="u" if offset else "u + lo",
-               bdef="b + lo_in * sum_j W (lo_in: the inputs' lo)" if offset else "b")]
+               bdef="B   = b + lo_in * sum_j W     (lo_in: the lo of the stage's inputs)"
+               if offset else "B   = b")]
     out += [pk.PACK_DOC] * nibs
     out.append(f"typedef struct {{\n    int16_t lo; /* the clamp: [lo, lo + span] */\n"
                f"    uint16_t span;\n    {ntype} n_out;\n    uint8_t n; /* the shift N */\n"

@@ -18,6 +18,18 @@ from codegen.cgen_common import (
 )
 from qnn.intmodel import IntLayer, IntModel, rnd
 
+_FOLD_DOC = """\
+/*
+ * Fast variant: each channel's bias, rounding term and the zero points of its inputs are
+ * folded into ONE constant C[i]:
+ *
+ *   y[i] = clamp((int32_t)(dot[i] * M[i] + C[i]) >> n[i], lo, hi)
+ *
+ * where dot[i] is the sum over the stored (non-negative) activations. Activations are stored
+ * offset by their clamp's lower bound (au = a - lo >= 0), so they fit uint8_t/uint16_t.
+ */
+"""
+
 FAST_BLOCK = 4  # outputs computed together in the fast variant (accumulators in registers)
 
 def _mac(acc: str, a: str, w: int) -> str | None:
@@ -176,7 +188,7 @@ def _fast_source(model: IntModel, prefix: str, block: int = FAST_BLOCK) -> str:
     P = prefix.upper()
     im = model.input_map
     out = [_banner(model, "fast", f"{prefix}_model.c: the network, fast variant."),
-           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS, _KEEP_DOC,
+           f'#include "{prefix}_model.h"\n', _REQUANT_DOC, _ASSUMPTIONS, _FOLD_DOC, _KEEP_DOC,
            _FAST_ASM_DOC,
            "/* Fast variant: every constant is an immediate in the code below (a zero weight\n"
            " * costs nothing, +-1 is an add or a subtract, a power of two a shift), and the\n"
