@@ -77,9 +77,10 @@ def _compact_stages(model: IntModel) -> list[_CStage]:
                    [int(v) for v in im.multiplier], [int(v) for v in im.shift],
                    [(-z, 65535 - z) for z in zp], [])]
     lo, hi = im.lo, im.hi
+    pack = pk.packs_nibbles(model)
     for L in model.layers:
         W = L.weights.astype(np.int64)
-        nib = L.w_bits <= pk.NIB_MAX_BITS
+        nib = pack and L.w_bits <= pk.NIB_MAX_BITS
         data = [] if nib else [int(v) for i0 in range(0, L.n_out, B)
                                for v in (W[i0:i0 + B] + 128).T.reshape(-1)]
         a_lo, a_hi = _acc_range(L, lo, hi)

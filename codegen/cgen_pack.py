@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-NIB_MAX_BITS = 4  # layers with w_bits <= this are nibble-packed
+NIB_MAX_BITS = 4  # layers with w_bits <= this can be nibble-packed...
+# ...when that saves at least this many bytes of weights: the nibble kernel and its dispatch
+# cost ~230 B of code (6-16-16-6 with 4-bit weights: 560 B of code, 340 B with bytes), so on
+# a small network bytes are as small and ~300 cycles faster.
+NIB_MIN_SAVING = 240
+
+
+def packs_nibbles(model) -> bool:
+    """Whether the compact variant stores the model's <= 4-bit layers two weights per byte."""
+    small = sum(L.weights.size for L in model.layers if L.w_bits <= NIB_MAX_BITS)
+    return small // 2 >= NIB_MIN_SAVING
 SH_BYTE, SH_NIB = 7, 3  # a stage's weight offset 2^sh: 128 for bytes, 8 for nibbles
 
 PACK_DOC = """\

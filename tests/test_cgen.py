@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codegen import cgen_pack
 from codegen.cgen import generate_c, write_c
 from qnn.errors import QnnError
 from qnn.intmodel import predict_int
@@ -190,22 +191,36 @@ def test_fast_kernel_asm_and_fallback():
 
 @pytest.mark.parametrize("w_bits,n_w", [(4, 224), (3, 224), (2, 224), ((8, 4, 2), 272),
                                          (5, 450)])
-def test_compact_packs_narrow_weights(w_bits, n_w):
-    """Layers of <= 4-bit weights are stored two per byte (6-16-16-6: 48 + 128 + 48 B; the
+def test_compact_packs_narrow_weights(monkeypatch, w_bits, n_w):
+    """Layers of <= 4-bit weights can be stored two per byte (6-16-16-6: 48 + 128 + 48 B; the
     6-output block's 3 bytes per input read by a 3-byte kernel, no padding); 5-8 bits keep
     one byte each (and 2 bytes the last block's unused products read)."""
+    monkeypatch.setattr(cgen_pack, "NIB_MIN_SAVING", 0)  # pack whatever can be packed
     model = random_int_model((6, 16, 16, 6), w_bits, 8, 12)
     src = generate_c(model, "compact")["qnn_model.c"]
     assert f"static const uint8_t qnn_w[{n_w}]" in src
     assert ("uint8_t sh;" in src) == (n_w != 450)
 
 
+@pytest.mark.parametrize("sizes,w_bits,n_w", [((6, 16, 16, 6), 4, 450),
+                                              ((6, 16, 16, 6), (8, 4, 2), 450),
+                                              ((6, 32, 32, 6), 4, 704),
+                                              ((6, 32, 32, 6), (8, 4, 2), 800)])
+def test_compact_packs_only_when_it_pays(sizes, w_bits, n_w):
+    """Packing needs the nibble kernel (~230 B of code): a small network keeps bytes (as small,
+    fewer cycles); 6-32-32-6 at 4 bits saves 704 B."""
+    model = random_int_model(sizes, w_bits, 8, 12)
+    src = generate_c(model, "compact")["qnn_model.c"]
+    assert f"static const uint8_t qnn_w[{n_w}]" in src
+
+
 @needs_gcc
 @pytest.mark.parametrize("sizes,w_bits", [((6, 16, 16, 6), (8, 4, 2)), ((6, 16, 16, 6), 3),
                                           ((5, 7, 9, 3), (2, 4, 3)), ((9, 17, 3), (4, 8)),
                                           ((2, 1, 2), 4)])
-def test_compact_packed_bit_exact_host(tmp_path, sizes, w_bits):
+def test_compact_packed_bit_exact_host(tmp_path, monkeypatch, sizes, w_bits):
     """The C fallback unpacks the nibble layout bit-exactly (odd blocks, mixed widths)."""
+    monkeypatch.setattr(cgen_pack, "NIB_MIN_SAVING", 0)
     for seed in range(3):
         model = random_int_model(sizes, w_bits, 6, 10, seed=seed)
         x = _inputs(model.n_in, 300, seed)
