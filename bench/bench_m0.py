@@ -1,6 +1,7 @@
 """Benchmark on the emulated Cortex-M0: cycles, cycles per MAC, flash and RAM of the inference
 for the compact and fast variants and a TFLite-Micro-style int8 baseline (codegen/baseline.py),
-6-16-16-6 at 8-bit and 4-bit weights (a random model and the trained magnet6 fixtures), with
+6-16-16-6 at 8-bit and 4-bit weights (a random model and the trained magnet6 fixtures; and
+6-32-32-6 at 4 bits, where the compact variant packs two weights per byte), with
 the fast (1-cycle) and small (32-cycle) multiplier.
 
     .venv/bin/python bench/bench_m0.py
@@ -61,6 +62,8 @@ def main() -> None:
                 else:
                     model = IntModel.load(FIXTURES / f"magnet6_{w_bits}bit_int_model.json")
                 _table(model, f"{source}{w_bits}", Path(tmp))
+        # wide enough for the compact variant's nibble packing to pay (codegen/cgen_pack.py)
+        _table(random_int_model((6, 32, 32, 6), 4, 8, 12), "random4wide", Path(tmp))
 
 
 def _table(model, tag: str, tmp: Path) -> None:
