@@ -23,7 +23,7 @@ class TrainConfig:
     a_bits: int | tuple[int, ...] = 8  # one for all hidden layers, or one per hidden layer
     in_bits: int = 12  # signed bits of the mapped uint16 inputs
     # Bits of the dyadic multipliers M. 8 loses nothing measurable (the integer-exact phase
-    # trains with the exact M) and lets the C pack M with the bias and shift in one word.
+    # trains with the exact M) and lets the compact C keep M and the bias in one word.
     m_bits: int = 8
     epochs_float: int = 60
     epochs_qat: int = 200

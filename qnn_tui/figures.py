@@ -35,12 +35,15 @@ def _span(values: np.ndarray, fmt: str = "{}") -> str:
 
 
 def layer_flash_bytes(model: IntModel, k: int) -> int:
-    """Flash the layer's constants need: weights packed at w_bits, plus an int32 bias, an
-    int32 multiplier and a uint8 shift per output. An estimate of the tables; the C's
-    layout may differ (the build's size report has the exact per-symbol bytes)."""
+    """Flash the compact C gives the layer's constants: a byte per weight (half a byte when
+    the model's <= 4-bit layers are nibble-packed) and one word per output (bias and
+    multiplier). An estimate of the tables; the build's size report has the exact bytes."""
+    from codegen.cgen_pack import NIB_MAX_BITS, packs_nibbles
+
     layer = model.layers[k]
-    weights = -(-layer.n_in * layer.n_out * layer.w_bits // 8)
-    return weights + layer.n_out * (4 + 4 + 1)
+    half = layer.w_bits <= NIB_MAX_BITS and packs_nibbles(model)
+    weights = -(-layer.n_in * layer.n_out // (2 if half else 1))
+    return weights + layer.n_out * 4
 
 
 def layer_rows(model: IntModel) -> list[LayerRow]:
