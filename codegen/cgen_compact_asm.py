@@ -10,12 +10,15 @@ COMPACT_BLOCK = 8  # outputs computed together by the kernel (accumulators r4-r1
 
 ASM_MACRO = """\
 /* QNN_ASM: the network below is GCC inline assembly on ARMv6-M (Thumb-1) when optimising, and
- * the equivalent plain C otherwise (any other compiler or target, e.g. a host build): the same
- * steps, every sum taken modulo 2^32 in uint32_t, so the same result bit for bit. */
+ * the equivalent plain C otherwise (any other compiler or target, e.g. a host build, or
+ * -DQNN_ASM=0): the same steps, every sum taken modulo 2^32 in uint32_t, so the same result
+ * bit for bit. */
+#ifndef QNN_ASM
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
 #define QNN_ASM 1
 #else
 #define QNN_ASM 0
+#endif
 #endif
 """
 

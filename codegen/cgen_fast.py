@@ -117,10 +117,12 @@ _FAST_ASM_DOC = """\
 #else
 #define QNN_FAST_FN
 #endif
+#ifndef QNN_FAST_ASM /* -DQNN_FAST_ASM=0 builds the plain C on the M0 too */
 #if defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && !defined(__thumb2__)
 #define QNN_FAST_ASM 1
 #else
 #define QNN_FAST_ASM 0
+#endif
 #endif
 """
 
