@@ -127,11 +127,12 @@ def _compact_source(model: IntModel, prefix: str) -> str:
     nibs = any(st.sh == pk.SH_NIB for st in stages)
     nar3 = word is not None and any(0 < st.n_out % B <= 6 for st in stages
                                     if st.sh == pk.SH_NIB)
-    # the assembly's last block of a stage runs B products (the extra ones read past it)
+    # the last block of a stage runs B products (4 in the C), the extra ones read past it
     last, rem, pad = stages[-1], stages[-1].n_out % B, 0
-    if word and rem:
-        pad = B - rem if last.sh == pk.SH_BYTE else (
-            pk.nib_kernel_bytes(last.n_out, B, nar3) - (rem + 1) // 2)
+    if last.sh == pk.SH_BYTE and rem:
+        pad = B - rem if word else -rem % 4
+    elif word and rem:
+        pad = pk.nib_kernel_bytes(last.n_out, B, nar3) - (rem + 1) // 2
     weights = [b for st in stages for b in st.weights] + [0] * pad
     c_last = sum(st.n_out for st in stages[:-1])
     n_act = c_last + -(-last.n_out // B) * B  # the last block writes B slots
@@ -237,7 +238,7 @@ def _c_loop(prefix: str, P: str, T: str, n_st: int, c_last: int, nibs: bool,
         for (p = acc; p < end; p += {COMPACT_BLOCK}) {{ /* the kernel: each block's raw sums */
             uint32_t nb = (uint32_t)(end - p);
             if (nb > {COMPACT_BLOCK}) nb = {COMPACT_BLOCK};
-            uint32_t j, n_in = (uint32_t)(in_end - in_lo);
+            uint32_t n_in = (uint32_t)(in_end - in_lo);
 {kern}
         }}
     }}

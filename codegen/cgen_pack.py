@@ -81,7 +81,7 @@ def nib_dispatch(o_f: int) -> list[str]:
 
 
 C_KERNEL = """\
-            uint32_t nib = st->sh == {nib}, h = nib ? (nb + 1) >> 1 : nb; /* bytes an input */
+            uint32_t j, nib = st->sh == {nib}, h = nib ? (nb + 1) >> 1 : nb; /* per input */
             for (q = 0; q < nb; q++) {{
                 uint32_t s = init, c = q < h ? q : q - h, r = q < h ? 0 : 4;
                 for (j = 0; j < n_in; j++)
@@ -91,9 +91,23 @@ C_KERNEL = """\
             w += n_in * h;"""
 
 C_KERNEL_BYTE = """\
-            for (q = 0; q < nb; q++) {
-                uint32_t s = init;
-                for (j = 0; j < n_in; j++) s += w[j * nb + q] * in_lo[j];
-                p[q] = s;
+            for (q = 0; q < nb; q += 4) {
+                /* four outputs at a time, their sums in registers (the block's last four
+                 * may run past nb: the extra sums land in slots rewritten later) */
+                uint32_t s0 = init, s1 = init, s2 = init, s3 = init;
+                const uint8_t *wq = w + q;
+                const uint32_t *a = in_lo;
+                do {
+                    uint32_t x = *a++;
+                    s0 += wq[0] * x;
+                    s1 += wq[1] * x;
+                    s2 += wq[2] * x;
+                    s3 += wq[3] * x;
+                    wq += nb;
+                } while (a != in_end);
+                p[q] = s0;
+                p[q + 1] = s1;
+                p[q + 2] = s2;
+                p[q + 3] = s3;
             }
             w += n_in * nb;"""

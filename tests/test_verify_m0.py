@@ -204,8 +204,8 @@ def test_random_inputs_cover_extremes():
 @pytest.mark.parametrize("variant,flag", [("compact", "QNN_ASM"), ("fast", "QNN_FAST_ASM")])
 def test_plain_c_on_m0(tmp_path, arm_toolchain, variant, flag):
     """-D{flag}=0 builds the C under #else for the M0 (for a firmware engineer who would rather
-    not ship inline assembly): bit-exact and integer-only too (the compact one is ~4x slower:
-    measured 15,660 cycles, 966 B)."""
+    not ship inline assembly): bit-exact and integer-only too (the compact one is ~2x slower:
+    measured 8,236 cycles max, 1,022 B)."""
     from codegen.build import build_firmware
     from codegen.cgen import write_c
     from codegen.elfinfo import check_integer_only
@@ -221,4 +221,4 @@ def test_plain_c_on_m0(tmp_path, arm_toolchain, variant, flag):
     x = random_inputs(200, model.n_in)
     r = run_inferences(elf, x, model.n_out)
     assert np.array_equal(r.outputs, predict_int(model, x))
-    assert variant == "fast" or r.cycles.min() > 8000  # the C ran, not the assembly
+    assert variant == "fast" or r.cycles.min() > 6000  # the C ran, not the assembly
