@@ -45,7 +45,7 @@ KERNEL_DOC = """\
  *   LDMIA k ; LDR the raw sum ; ASRS B ; ADDS ; LSLS, LSRS M' ; MULS ; ADD K ; ASRS N
  *   ASRS, BICS (u < 0 -> 0) ; CMP span ; BHI (u > span: rare) ; ADD sum ; STMIA
  *
- * 18 instructions, 20 cycles with the loop's CMP and BNE (+1: ADD lo, when s = a). */
+ * 15 instructions, 20 cycles with half the loop's CMP and BNE (+1: ADD lo, when s = a). */
 """
 
 

@@ -226,3 +226,16 @@ def test_compact_packed_bit_exact_host(tmp_path, monkeypatch, sizes, w_bits):
         x = _inputs(model.n_in, 300, seed)
         y = _host_run(model, "compact", tmp_path / str(seed), x)
         assert np.array_equal(y, predict_int(model, x)), (sizes, w_bits, seed)
+
+
+def test_far_conditional_branches_are_relaxed():
+    """A B<cond> beyond -256..+254 bytes becomes the inverse condition over a B; near ones and
+    unconditional ones stay."""
+    from codegen.cgen_compact_asm import relax
+
+    ins = [("1:", ""), ("bne 2f", ""), *[("adds r0, #1", "")] * 200, ("2:", ""),
+           ("bhi 1b", "back"), ("beq 2b", ""), ("b 1b", "")]
+    out = relax(ins)
+    texts = [t for t, _ in out]
+    assert texts[:4] == ["1:", "beq 99f", "b 2f", "99:"]
+    assert texts[-6:] == ["2:", "bls 99f", "b 1b", "99:", "beq 2b", "b 1b"]
