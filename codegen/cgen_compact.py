@@ -94,19 +94,21 @@ def _compact_stages(model: IntModel) -> list[_CStage]:
     return out
 
 
-def _one_word(stages: list[_CStage]) -> _Word | None:
+def _one_word(stages: list[_CStage]) -> _Word | str:
     """The one-word form when every channel fits it and every acc * M' + K fits int32 (see
-    _COMPACT_DOC); activations offset by lo when the folded B still fits. None otherwise."""
+    _COMPACT_DOC), activations offset by lo when the folded B still fits; else why not."""
     shifts, mults = [], []
-    for st in stages:
+    names = ["the input map"] + [f"layer {k}" for k in range(1, len(stages))]
+    for name, st in zip(names, stages, strict=True):
         N = max(st.n)
         mp = [m << (N - n) for m, n in zip(st.m, st.n, strict=True)]
         K = int(rnd(N)) - st.lo * (1 << N)
-        if N > 31 or st.n_out > 255:
-            return None
+        if st.n_out > 255:
+            return f"{name} has {st.n_out} channels (at most 255)"
         for m, (a, b) in zip(mp, st.acc, strict=True):
             if not all(INT32_MIN <= v * m + K <= INT32_MAX for v in (a, b)):
-                return None
+                return (f"in {name}, acc * M' + K could exceed int32 (M' of up to "
+                        f"{max(mp).bit_length()} bits with one shift {N} per stage)")
         shifts.append(N)
         mults.append(mp)
     mb = max(m for mp in mults for m in mp).bit_length()
@@ -117,13 +119,25 @@ def _one_word(stages: list[_CStage]) -> _Word | None:
                               for prev, st in zip(stages, stages[1:], strict=False)]
         if all(-lim <= b < lim for bb in bs for b in bb):
             return _Word(mb, shifts, mults, bs, offset)
-    return None
+    wide = max(abs(b) for st in stages for b in st.b).bit_length() + 1
+    return f"{mb}-bit multipliers and {wide}-bit biases do not share a 32-bit word"
+
+
+def compact_form(model: IntModel) -> str:
+    """How the compact variant will compute `model`: "assembly" (the one-word form with the
+    Thumb-1 kernel), or a line saying why it falls back to the plain C form (~2x slower)."""
+    word = _one_word(_compact_stages(model))
+    if isinstance(word, _Word):
+        return "assembly"
+    return (f"plain C: {word}; multipliers of <= 8 bits (--m-bits 8, the default) keep the "
+            "faster assembly form")
 
 
 def _compact_source(model: IntModel, prefix: str) -> str:
     stages = _compact_stages(model)
     P, B, n_st = prefix.upper(), COMPACT_BLOCK, len(stages)
-    word = _one_word(stages)
+    found = _one_word(stages)
+    word = found if isinstance(found, _Word) else None
     nibs = any(st.sh == pk.SH_NIB for st in stages)
     nar3 = word is not None and any(0 < st.n_out % B <= 6 for st in stages
                                     if st.sh == pk.SH_NIB)
@@ -147,6 +161,8 @@ def _compact_source(model: IntModel, prefix: str) -> str:
                bdef="B   = b + lo_in * sum_j W     (lo_in: the lo of the stage's inputs)"
                if offset else "B   = b")]
     out += [pk.PACK_DOC] * nibs
+    if word is None:
+        out.append(f"/* This model takes the plain C form: {found}. */\n")
     out.append(f"typedef struct {{\n    int16_t lo; /* the clamp: [lo, lo + span] */\n"
                f"    uint16_t span;\n    {ntype} n_out;\n    uint8_t n; /* the shift N */\n"
                + "    uint8_t sh; /* the weights' offset 2^sh: 7 bytes, 3 nibbles */\n" * nibs

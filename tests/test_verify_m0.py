@@ -227,3 +227,18 @@ def test_plain_c_on_m0(tmp_path, arm_toolchain, variant, flag):
     r = run_inferences(elf, x, model.n_out)
     assert np.array_equal(r.outputs, predict_int(model, x))
     assert variant == "fast" or r.cycles.min() > 6000  # the C ran, not the assembly
+
+
+def test_build_says_when_compact_runs_plain_c(tmp_path, arm_toolchain, capsys):
+    """Wide multipliers (--m-bits 15) cannot share a word with the bias: `qnn build` still
+    works, and says why the compact variant runs its plain C and what to do."""
+    run = tmp_path / "run"
+    run.mkdir()
+    random_int_model(*DEFAULT, seed=1, m_bits=15).save(run / "int_model.json")
+    assert main(["build", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "note: plain C:" in out and "--m-bits 8" in out
+    b = build(run, reuse=True)
+    assert b["form"].startswith("plain C") and "\n" not in b["form"]
+    (tmp_path / "b").mkdir()
+    assert build(_run_folder(tmp_path / "b"), variant="compact")["form"] == "assembly"

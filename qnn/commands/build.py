@@ -12,6 +12,7 @@ from typing import Any
 
 from codegen.build import build_firmware
 from codegen.cgen import HEADER, SOURCE, generate_c
+from codegen.cgen_compact import compact_form
 from codegen.elfinfo import check_integer_only, size_report
 from qnn.commands._common import add_command
 from qnn.commands.export import add_variant_arg
@@ -55,12 +56,14 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "compac
     report = size_report(elf)
     problems = check_integer_only(elf)
     ok = report.fits and not problems and not report.problems
+    form = compact_form(model) if variant == "compact" else "assembly"
     return {
         "ok": ok,
         "run": str(run),
         "variant": variant,
         "elf": str(elf),
         "reused": reused,
+        "form": form,  # "assembly", or why the compact variant runs its plain C
         "sizes": model.sizes,
         "macs": model.n_macs,
         "size": report.to_dict(),
@@ -76,6 +79,8 @@ def _handler(args: argparse.Namespace) -> dict[str, Any]:
 
 def _human(r: dict[str, Any]) -> str:
     lines = [f"{r['elf']} ({r['variant']} variant)", r["report"]]
+    if r["form"] != "assembly":
+        lines.append(f"note: {r['form']}")
     if not r["integer_only"]:
         lines.append("integer-only check FAILED: " + "; ".join(r["problems"]))
     return "\n".join(lines)
