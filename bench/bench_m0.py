@@ -13,16 +13,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # helpers.py: random models
 
-from codegen.baseline import write_baseline  # noqa: E402
-from codegen.build import build_firmware  # noqa: E402
+from baseline import write_baseline  # noqa: E402
+from helpers import random_int_model  # noqa: E402
+
 from codegen.cgen import write_c  # noqa: E402
-from codegen.elfinfo import check_integer_only, size_report  # noqa: E402
-from codegen.m0 import run_inferences  # noqa: E402
-from qnn.commands.verify import random_inputs  # noqa: E402
+from firmware.build import build_firmware  # noqa: E402
+from firmware.elfinfo import check_integer_only, size_report  # noqa: E402
+from m0.emulator import run_inferences  # noqa: E402
+from m0.verify import random_inputs  # noqa: E402
 from qnn.intmodel import IntModel, predict_int  # noqa: E402
-from qnn.testing import random_int_model  # noqa: E402
 
 SIZES = (6, 16, 16, 6)
 N = 200

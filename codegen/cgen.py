@@ -24,8 +24,8 @@ from pathlib import Path
 from codegen.cgen_common import _banner, _c_array  # noqa: F401  (_c_array: codegen/baseline.py)
 from codegen.cgen_compact import COMPACT_BLOCK, _compact_source  # noqa: F401
 from codegen.cgen_fast import FAST_BLOCK, _fast_source  # noqa: F401
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_text
+from common.errors import QnnError
+from common.fileio import atomic_write_text
 from qnn.intmodel import IntModel
 from qnn.overflow import check_export
 

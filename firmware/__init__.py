@@ -1,6 +1,6 @@
 """Hand-written Cortex-M0 firmware: vector table and reset handler (startup.c), linker script
 (m0.ld) and the emulation harness (harness.c). Built around the generated qnn_model.c by
-`codegen.build`."""
+`firmware.build`."""
 
 from pathlib import Path
 

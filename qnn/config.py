@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.network import NetSpec
 
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_json
+from common.errors import QnnError
+from common.fileio import atomic_write_json
 
 FORMAT = "qnn-int-model"
 VERSION = 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.intmodel import INT32_MAX, INT32_MIN, IntModel, rnd
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import QnnError
 from qnn import network as net
 from qnn.config import TrainConfig
-from qnn.errors import QnnError
 from qnn.evaluate import evaluate
 from qnn.intmodel import IntModel, check_compatible
 from qnn.run import CONFIG, load_int_model, load_json, load_params, save_run

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_json
+from common.errors import QnnError
+from common.fileio import atomic_write_json
 
 FORMAT = "qnn-project"
 VERSION = 1

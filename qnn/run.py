@@ -7,7 +7,7 @@
     RUN/metrics.json     final float / fake-quant / integer losses, per-output RMSE
     RUN/history.json     per-epoch progress
 
-A run folder is written whole or not at all (qnn.fileio.atomic_dir).
+A run folder is written whole or not at all (common.fileio.atomic_dir).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
-from qnn.fileio import atomic_dir
+from common.errors import QnnError
+from common.fileio import atomic_dir
 from qnn.intmodel import IntModel
 
 INT_MODEL = "int_model.json"

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="project folder to open, created if missing")
     args = parser.parse_args(argv)
 
-    from qnn.errors import QnnError
+    from common.errors import QnnError
     from qnn_tui.app import QnnApp
 
     try:

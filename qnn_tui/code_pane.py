@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.project import VARIANTS
 
 

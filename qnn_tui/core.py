@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_json
+from common.errors import QnnError
+from common.fileio import atomic_write_json
 from qnn.project import Project
 from qnn_tui.session import SUMMARY
 
@@ -125,8 +125,8 @@ def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
                      ) -> dict[str, Any]:
     """Export, build, size report, integer-only check, then the emulated M0 against the
     numpy reference. A missing toolchain or a compiler error arrives as QnnError."""
-    from qnn.commands.build import build
-    from qnn.commands.verify import verify
+    from firmware.make import build
+    from m0.verify import verify
 
     b = build(run, out, variant)
     v = verify(run, None, n_random, variant=variant, out=out)

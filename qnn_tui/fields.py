@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.project import Project
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.project import Project, open_project, paths, save_project
 
 SUMMARY = "summary.json"  # the last build-and-verify, in the build folder

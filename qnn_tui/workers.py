@@ -12,7 +12,7 @@ import traceback
 from textual import work
 from textual.worker import get_current_worker
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn_tui.messages import (
     BuildDone,
     DatasetReady,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from sim.base import ForwardModel, as_array
 
 COUNTS_PER_TURN = 65536.0

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 
 ADC_MAX = 65535
 CHUNK = 4096  # rows per vectorised step: keeps the [chunk, K, S] temporaries in cache

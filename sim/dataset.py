@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_bytes
+from common.errors import QnnError
+from common.fileio import atomic_write_bytes
 from sim.base import ADC_MAX
 from sim.models import DEFAULT_MODEL, get_model
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from sim.base import ForwardModel, as_array
 
 MU0_OVER_4PI_MT_MM3 = 1e5  # mu0/(4 pi) expressed for M in A m^2, r in mm, B in mT

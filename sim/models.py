@@ -6,7 +6,7 @@ To add one: subclass ForwardModel in its own module and list an instance here.
 
 from __future__ import annotations
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from sim.arm import Arm2
 from sim.base import ADC_MAX, ForwardModel, adc_quantize
 from sim.magnet import Magnet6

@@ -12,8 +12,8 @@ import pytest
 def arm_toolchain() -> Path:
     """Path of arm-none-eabi-gcc. Skips the test without it, except on CI (CI=true), where
     a missing toolchain is a failure: the firmware tests must really run there."""
-    from codegen.build import find_toolchain
-    from qnn.errors import QnnError
+    from common.errors import QnnError
+    from firmware.build import find_toolchain
 
     try:
         return find_toolchain()

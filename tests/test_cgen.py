@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import random_int_model
 
 from codegen import cgen_pack
 from codegen.cgen import generate_c, write_c
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.intmodel import predict_int
-from qnn.testing import random_int_model
 
 HOST_MAIN = r"""
 #include <stdio.h>

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from sim.dataset import Dataset, generate, load_dataset, save_dataset, split
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qnn.cli import main
+from cli.main import main
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from codegen.build import build_firmware, find_toolchain
-from codegen.elfinfo import check_integer_only, size_report
-from codegen.elfread import Firmware
-from qnn.errors import QnnError
+from common.errors import QnnError
+from firmware.build import build_firmware, find_toolchain
+from firmware.elfinfo import check_integer_only, size_report
+from firmware.elfread import Firmware
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ASM_FUNCS = ["cyc_simple", "cyc_loop", "cyc_call", "stack36", "bad_thumb2", "bad_unaligned",

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from helpers import random_int_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 from qnn.intmodel import IntModel, predict_int
 from qnn.overflow import analyze, check_export
-from qnn.testing import random_int_model
 
 
 def test_json_round_trip_is_exact(tmp_path):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen.build import build_firmware
-from codegen.m0 import run_inferences
-from qnn.errors import QnnError
+from common.errors import QnnError
+from firmware.build import build_firmware
+from m0.emulator import run_inferences
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ASM_FUNCS = ["cyc_simple", "cyc_loop", "cyc_call", "stack36", "bad_thumb2", "bad_unaligned",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from qnn.cli import main
+from cli.main import main
 from qnn.intmodel import predict_int
 from qnn.pipeline import load_result
 from sim.dataset import generate, save_dataset

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import qnn.cli
-from qnn.errors import QnnError
+import cli.main as qnn_cli
+from common.errors import QnnError
 from sim.dataset import generate, load_dataset
 from sim.identify import identifiability
 from sim.models import MODELS, get_model
@@ -177,8 +177,8 @@ def test_generate_custom_range():
 
 @pytest.fixture
 def cli(monkeypatch):
-    monkeypatch.setattr(qnn.cli, "_command_modules", lambda: ["sim"])
-    return qnn.cli.main
+    monkeypatch.setattr(qnn_cli, "_command_modules", lambda: ["sim"])
+    return qnn_cli.main
 
 
 def test_cli_writes_dataset(cli, tmp_path, capsys):

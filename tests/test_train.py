@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from common.errors import QnnError
 from qnn.config import TrainConfig
-from qnn.errors import QnnError
 from qnn.evaluate import norm_mse
 from qnn.intmodel import predict_int
 from qnn.network import int_forward_model

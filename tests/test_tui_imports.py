@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-CORE = ["qnn", "qnn.project", "qnn.pipeline", "qnn.train", "qnn.overflow", "qnn.cli", "sim",
-        "sim.dataset", "sim.identify", "codegen", "codegen.cgen", "codegen.build",
-        "codegen.elfinfo", "codegen.m0", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures"]
+CORE = ["qnn", "qnn.project", "qnn.pipeline", "qnn.train", "qnn.overflow", "cli.main", "sim",
+        "sim.dataset", "sim.identify", "codegen", "codegen.cgen", "firmware.build",
+        "firmware.elfinfo", "m0.emulator", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures"]
 
 
 def _loaded(modules: list[str]) -> set[str]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import random_int_model
 
-from qnn.cli import main
-from qnn.commands.build import build
-from qnn.commands.verify import verify
-from qnn.testing import random_int_model
+from cli.main import main
+from firmware.make import build
+from m0.verify import verify
 
 DEFAULT = ((6, 16, 16, 6), 8, 8, 12)
 
@@ -199,7 +199,7 @@ def test_cli_refuses_overflowing_model(tmp_path, capsys):
 
 
 def test_random_inputs_cover_extremes():
-    from qnn.commands.verify import random_inputs
+    from m0.verify import random_inputs
 
     x = random_inputs(100, 6)
     assert (x[0] == 0).all() and (x[1] == 65535).all()
@@ -211,11 +211,11 @@ def test_plain_c_on_m0(tmp_path, arm_toolchain, variant, flag):
     """-D{flag}=0 builds the C under #else for the M0 (for a firmware engineer who would rather
     not ship inline assembly): bit-exact and integer-only too (the compact one is ~2x slower:
     measured 8,236 cycles max, 1,022 B)."""
-    from codegen.build import build_firmware
     from codegen.cgen import write_c
-    from codegen.elfinfo import check_integer_only
-    from codegen.m0 import run_inferences
-    from qnn.commands.verify import random_inputs
+    from firmware.build import build_firmware
+    from firmware.elfinfo import check_integer_only
+    from m0.emulator import run_inferences
+    from m0.verify import random_inputs
     from qnn.intmodel import IntModel, predict_int
 
     model = IntModel.load(FIXTURES / "magnet6_8bit_int_model.json")

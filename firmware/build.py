@@ -3,7 +3,7 @@
 One compile per source (so each gets its own .su stack-usage file), then one link with the
 firmware's linker script. The link uses -nostdlib and adds only libgcc (last): a C construct
 that needs a runtime helper (division, 64-bit, float) still links, and
-`codegen.elfinfo.check_integer_only` then names the helper. libc functions (memcpy, malloc,
+`firmware.elfinfo.check_integer_only` then names the helper. libc functions (memcpy, malloc,
 ...) are not available at all; a reference to one is reported as a build failure naming it.
 
 Outputs are built in a temporary folder and moved into `out_dir` only on success; the old
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.errors import QnnError
 from firmware import FIRMWARE_DIR
-from qnn.errors import QnnError
 
 GCC_NAME = "arm-none-eabi-gcc"
 INSTALL_HINT = (

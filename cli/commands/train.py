@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qnn.commands._common import add_command
+from cli.commands._common import add_command
+from common.errors import QnnError
 from qnn.config import TrainConfig
-from qnn.errors import QnnError
 
 
 def int_list(text: str) -> tuple[int, ...]:

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen.armv6m import decode, v6m_problem
-from codegen.elfread import FLASH_ORIGIN, FLASH_SIZE, RAM_ORIGIN, RAM_SIZE, Firmware, Symbol
+from firmware.armv6m import decode, v6m_problem
+from firmware.elfread import FLASH_ORIGIN, FLASH_SIZE, RAM_ORIGIN, RAM_SIZE, Firmware, Symbol
 
 ROOT = "qnn_predict"
 LIBC_NAMES = frozenset({"memcpy", "memset", "memmove", "memcmp", "strlen", "malloc", "free",

@@ -55,10 +55,10 @@ from unicorn.arm_const import (
     UC_CPU_ARM_CORTEX_M0,
 )
 
-from codegen.armv6m import cycles as insn_cycles
-from codegen.armv6m import decode
-from codegen.elfread import FLASH_ORIGIN, FLASH_SIZE, RAM_ORIGIN, RAM_SIZE, Firmware
-from qnn.errors import QnnError
+from common.errors import QnnError
+from firmware.armv6m import cycles as insn_cycles
+from firmware.armv6m import decode
+from firmware.elfread import FLASH_ORIGIN, FLASH_SIZE, RAM_ORIGIN, RAM_SIZE, Firmware
 
 BL_CYCLES = 4
 SLOW_MULTIPLY_EXTRA = 31  # MULS takes 32 cycles instead of 1 with the small multiplier
@@ -108,7 +108,7 @@ class M0:
         self.fw = fw = Firmware(elf)
         for name in ("qnn_harness_in", "qnn_harness_out", "qnn_harness_done", "Reset_Handler"):
             if name not in fw.symbols:
-                raise QnnError(f"{fw.path}: no `{name}`; build it with codegen.build.")
+                raise QnnError(f"{fw.path}: no `{name}`; build it with firmware.build.")
         for name in ("__stack_top", "__stack_limit", "__bss_end"):
             if name not in fw.linker:
                 raise QnnError(f"{fw.path}: no `{name}`; link it with firmware/m0.ld.")
@@ -187,7 +187,7 @@ class M0:
         main = self.fw.symbols.get("main")
         reset = self.fw.symbols["Reset_Handler"].address
         if main is None:
-            raise QnnError(f"{self.fw.path}: no main(); build it with codegen.build.")
+            raise QnnError(f"{self.fw.path}: no main(); build it with firmware.build.")
         self.uc.reg_write(UC_ARM_REG_SP, self.stack_top)
         self._emulate(reset, main.address, 1_000_000, "Reset_Handler")
         self._trace.clear()

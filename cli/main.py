@@ -1,4 +1,4 @@
-"""`qnn`: the headless commands. Each subcommand is a module in `qnn.commands` with
+"""`qnn`: the headless commands. Each subcommand is a module in `cli.commands` with
 `add_parser(subparsers)`; its handler returns a JSON-able dict, printed as JSON with
 `--json` or through the module's `human(result)` otherwise.
 
@@ -14,14 +14,14 @@ import os
 import pkgutil
 import sys
 
-import qnn.commands
-from qnn.errors import QnnError
+import cli.commands
+from common.errors import QnnError
 
 ORDER = ["sim", "train", "eval", "predict", "export", "build", "verify"]
 
 
 def _command_modules() -> list[str]:
-    found = {m.name for m in pkgutil.iter_modules(qnn.commands.__path__)
+    found = {m.name for m in pkgutil.iter_modules(cli.commands.__path__)
              if not m.name.startswith("_")}
     return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _command_modules():
-        importlib.import_module(f"qnn.commands.{name}").add_parser(sub)
+        importlib.import_module(f"cli.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.commands._common import add_command
 from codegen.cgen import VARIANTS, write_c
-from qnn.commands._common import add_command
 from qnn.run import load_int_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from qnn.commands._common import add_command
+from cli.commands._common import add_command
 
 
 def add_parser(sub: Any) -> None:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qnn.commands._common import add_command
-from qnn.errors import QnnError
+from cli.commands._common import add_command
+from common.errors import QnnError
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

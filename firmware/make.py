@@ -1,22 +1,16 @@
-"""`qnn build RUN`: export the C, build the Cortex-M0 firmware, report sizes and checks.
-
-The command fails (exit 1, "ok": false) when the firmware does not fit 32 kB flash / 16 kB
-RAM or when the inference is not integer-only ARMv6-M code (a libgcc helper, an instruction
-the M0 lacks)."""
+"""Build a run's firmware: generate the C, compile and link it for the Cortex-M0, and report
+sizes and the integer-only check. The CLI (`qnn build`) and the workbench both call `build`."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
-from codegen.build import build_firmware
 from codegen.cgen import HEADER, SOURCE, generate_c
 from codegen.cgen_compact import compact_form
-from codegen.elfinfo import check_integer_only, size_report
-from qnn.commands._common import add_command
-from qnn.commands.export import add_variant_arg
-from qnn.fileio import atomic_write_text
+from common.fileio import atomic_write_text
+from firmware.build import build_firmware
+from firmware.elfinfo import check_integer_only, size_report
 from qnn.run import load_int_model
 
 ELF = "qnn.elf"
@@ -71,25 +65,3 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "compac
         "problems": sorted(set(problems) | set(report.problems)),
         "report": report.render(),
     }
-
-
-def _handler(args: argparse.Namespace) -> dict[str, Any]:
-    return build(args.run, args.out, args.variant)
-
-
-def _human(r: dict[str, Any]) -> str:
-    lines = [f"{r['elf']} ({r['variant']} variant)", r["report"]]
-    if r["form"] != "assembly":
-        lines.append(f"note: {r['form']}")
-    if not r["integer_only"]:
-        lines.append("integer-only check FAILED: " + "; ".join(r["problems"]))
-    return "\n".join(lines)
-
-
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = add_command(sub, "build", "export the C and build the Cortex-M0 firmware (size report)",
-                    _handler, _human)
-    p.add_argument("run", help="run folder (holds int_model.json)")
-    p.add_argument("--out", default=None, help="build folder (default: RUN/build)")
-    add_variant_arg(p)
-    return p

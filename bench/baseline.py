@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from codegen.cgen import _c_array, _header
-from qnn.fileio import atomic_write_text
+from common.fileio import atomic_write_text
 from qnn.intmodel import IntModel
 
 _KERNELS = r"""

@@ -12,7 +12,7 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from qnn.errors import QnnError
+from common.errors import QnnError
 
 FLASH_ORIGIN, FLASH_SIZE = 0x0000_0000, 32 * 1024
 RAM_ORIGIN, RAM_SIZE = 0x2000_0000, 16 * 1024

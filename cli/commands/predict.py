@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from qnn.commands._common import add_command
-from qnn.errors import QnnError
-from qnn.fileio import atomic_write_bytes
+from cli.commands._common import add_command
+from common.errors import QnnError
+from common.fileio import atomic_write_bytes
 
 
 def add_parser(sub: Any) -> None:

@@ -1,0 +1,1 @@
+"""The `qnn` command line: one module per subcommand in cli/commands/."""

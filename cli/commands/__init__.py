@@ -1,0 +1,1 @@
+"""One module per `qnn` subcommand (see cli.main)."""

@@ -1,1 +1,0 @@
-"""One module per `qnn` subcommand (see qnn.cli)."""
