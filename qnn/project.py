@@ -3,8 +3,10 @@
     DIR/project.json   the configuration (below), written atomically
     DIR/dataset.npz    the generated dataset (sim.dataset.save_dataset)
     DIR/run/           the run folder (qnn.run.save_run): int_model.json, params, metrics...
-    DIR/c/             the generated qnn_model.c / qnn_model.h
-    DIR/build/         the firmware build (qnn.elf, qnn.map, build.log, *.su)
+    DIR/build/         the firmware build: qnn_model.c/.h, qnn.elf, qnn.map, build.log, *.su
+                       and summary.json (replaced whole by each successful build)
+    DIR/c/             where the workbench exports qnn_model.c/.h by default (`export_dir`)
+    DIR/runs.json      the history of trained/built configurations (qnn_tui.runs)
 
 project.json (every key optional; missing keys take the defaults of `Project`)::
 
@@ -13,7 +15,11 @@ project.json (every key optional; missing keys take the defaults of `Project`)::
      "pose_low": [...], "pose_high": [...], "n": 20000, "seed": 1,
      "hidden": [16, 16], "w_bits": [8, 8, 8], "a_bits": [8, 8],
      "epochs": [60, 200, 60], "epochs_finetune": 15, "lr": 0.003, "batch_size": 128,
-     "variant": "compact", "pose": [...]}
+     "variant": null, "pose": [...], "clock_mhz": 48.0, "export_dir": null,
+     "data_source": null}
+
+`variant` names one of codegen.cgen.VARIANTS (null: codegen's first); codegen owns the names
+and checks them (this stage may not import codegen).
 
 Textual-free and JAX-free: plain dataclasses and functions the workbench (and tests) call.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,11 @@ DATASET = "dataset.npz"
 RUN = "run"
 C_DIR = "c"
 BUILD_DIR = "build"
-VARIANTS = ("compact", "fast")
+RUNS = "runs.json"
 BITS_RANGE = (2, 8)
+CLOCK_RANGE = (1.0, 1000.0)  # MHz
+VAL_FRACTION = 0.1  # qnn.config.TrainConfig's default: the rows kept for validation
+
 
 
 def default_dir() -> Path:
@@ -65,8 +75,11 @@ class Project:
     epochs_finetune: int = 15
     lr: float = 3e-3
     batch_size: int = 128
-    variant: str = "compact"
+    variant: str | None = None  # one of codegen.cgen.VARIANTS; None: its first
     pose: list[float] | None = None  # the pose shown in the simulator pane
+    clock_mhz: float = 48.0  # the M0's clock, for microseconds per inference
+    export_dir: str | None = None  # where the C was last exported (None: DIR/c)
+    data_source: str | None = None  # the recorded file dataset.npz was imported from
 
     # ---- derived -------------------------------------------------------------------------
     @property
@@ -95,11 +108,17 @@ class Project:
             raise QnnError(f"dataset size {self.n} outside 10..5000000.")
         if len(self.epochs) != 3:
             raise QnnError("epochs must be three numbers: float, qat, int.")
+        rows = self.n - max(1, round(VAL_FRACTION * self.n))
+        if self.batch_size > rows:
+            raise QnnError(f"batch size {self.batch_size:,} is more than the {rows:,} training "
+                           f"rows of the {self.n:,}-sample dataset ({VAL_FRACTION:.0%} are kept "
+                           f"for validation); at most {rows:,}, typically 32..512.")
+        if not CLOCK_RANGE[0] <= self.clock_mhz <= CLOCK_RANGE[1]:
+            raise QnnError(f"clock {self.clock_mhz:g} MHz outside {CLOCK_RANGE[0]:g}.."
+                           f"{CLOCK_RANGE[1]:g} MHz.")
         if len(self.w_bits) != self.n_layers or len(self.a_bits) != self.n_layers - 1:
             raise QnnError(f"w_bits needs {self.n_layers} values and a_bits "
                            f"{self.n_layers - 1} for hidden sizes {self.hidden}.")
-        if self.variant not in VARIANTS:
-            raise QnnError(f"variant {self.variant!r}: choose one of {', '.join(VARIANTS)}.")
         self.train_config().validate()
 
     def to_json(self) -> dict[str, Any]:
@@ -128,10 +147,15 @@ class Project:
         return p
 
 
+OPTIONAL_STRINGS = ("variant", "export_dir", "data_source")
+
+
 def _coerce(name: str, v: Any, default: Any) -> Any:
     ok = True
     if v is None:
-        ok = name in ("pose_low", "pose_high", "pose")
+        ok = name in ("pose_low", "pose_high", "pose", *OPTIONAL_STRINGS)
+    elif name in OPTIONAL_STRINGS:
+        ok = isinstance(v, str)
     elif isinstance(default, bool) or isinstance(v, bool):
         ok = False
     elif isinstance(default, int):
@@ -164,14 +188,15 @@ class Opened:
 def paths(d: str | Path) -> dict[str, Path]:
     d = Path(d)
     return {"project": d / PROJECT_FILE, "dataset": d / DATASET, "run": d / RUN,
-            "c": d / C_DIR, "build": d / BUILD_DIR}
+            "c": d / C_DIR, "build": d / BUILD_DIR, "runs": d / RUNS}
 
 
 def open_project(d: str | Path) -> Opened:
     """Open the project in folder `d`, creating it (with defaults) if it does not exist.
 
     A file that cannot be used (unreadable, not JSON, nonsense values, a newer format) is
-    kept as `project.json.bad` and the defaults are used; `warning` says what happened.
+    kept as `project.json.bad-<time>` (never over an earlier one) and the defaults are used;
+    `warning` says what happened and where the file went.
     """
     d = Path(d).expanduser()
     if d.exists() and not d.is_dir():
@@ -186,11 +211,65 @@ def open_project(d: str | Path) -> Opened:
         return Opened(project, d)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, QnnError, TypeError,
             ValueError) as e:
-        bad = path.with_name(PROJECT_FILE + ".bad")
-        shutil.copy2(path, bad)
+        bad = keep_bad(path)
         reason = " ".join(str(e).split())
         return Opened(Project(), d, warning=f"{path} is unusable ({reason}); kept it as "
-                      f"{bad.name} and started from the defaults.")
+                      f"{bad} and started from the defaults.")
+
+
+def keep_bad(path: Path) -> Path:
+    """Copy an unusable file aside as NAME.bad-YYYYmmdd-HHMMSS[-k] (never over an earlier
+    copy) and return where it went."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    bad = path.with_name(f"{path.name}.bad-{stamp}")
+    k = 1
+    while bad.exists():
+        k += 1
+        bad = path.with_name(f"{path.name}.bad-{stamp}-{k}")
+    shutil.copy2(path, bad)
+    return bad
+
+
+def adopt_run(project: Project, run: Path) -> str | None:
+    """After a reset to the defaults, take the settings the trained model in `run` was made
+    with (network sizes and bit widths; simulator and training settings when its config
+    says), so the model is kept as it is rather than silently re-quantized. Returns what
+    was taken, or None when the run folder has no usable model."""
+    from qnn.intmodel import IntModel
+    from qnn.run import CONFIG, INT_MODEL
+
+    try:
+        model = IntModel.load(Path(run) / INT_MODEL)
+    except QnnError:
+        return None
+    p = Project(**{f.name: getattr(project, f.name) for f in fields(Project)})
+    p.hidden = [int(n) for n in model.sizes[1:-1]]
+    p.w_bits = [int(layer.w_bits) for layer in model.layers]
+    p.a_bits = [int(layer.a_bits) for layer in model.layers[:-1]]
+    trial = Project(**{f.name: getattr(p, f.name) for f in fields(Project)})
+    try:  # the dataset and training settings too, when config.json has them
+        cfg = json.loads((Path(run) / CONFIG).read_text())
+        train, meta = cfg["train"], cfg["data"]["meta"]
+        trial.model, trial.n, trial.seed = str(meta["model"]), int(meta["n"]), int(meta["seed"])
+        trial.sim_params = dict(meta["params"])
+        trial.pose_low, trial.pose_high = list(meta["pose_low"]), list(meta["pose_high"])
+        trial.epochs = [int(train[k]) for k in ("epochs_float", "epochs_qat", "epochs_int")]
+        trial.epochs_finetune = int(train["epochs_finetune"])
+        trial.lr, trial.batch_size = float(train["lr"]), int(train["batch_size"])
+        trial.validate()
+        p = trial
+    except (OSError, ValueError, TypeError, KeyError, QnnError):
+        pass
+    try:
+        p.validate()
+    except QnnError:
+        return None
+    for f in fields(Project):
+        setattr(project, f.name, getattr(p, f.name))
+    sizes = "-".join(str(n) for n in model.sizes)
+    return (f"the model in {Path(run).name}/ is kept: its settings were taken ({sizes}, "
+            f"w bits {', '.join(map(str, p.w_bits))}, a bits {', '.join(map(str, p.a_bits))}, "
+            f"dataset {p.model} n {p.n:,} seed {p.seed})")
 
 
 def save_project(d: str | Path, project: Project) -> None:

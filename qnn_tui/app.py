@@ -1,4 +1,4 @@
-"""The App: four tabs over one Session, global keys, message routing, autosave.
+"""The App: five tabs over one Session, global keys, message routing, autosave.
 
 The panes own their widgets and figures; the workers (qnn_tui.workers) own the long work;
 this module only wires them together."""
@@ -15,20 +15,26 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
 
+from qnn_tui import figures
 from qnn_tui import messages as msg
 from qnn_tui.code_pane import CodePane
+from qnn_tui.fields import EditScreen
 from qnn_tui.help import HelpScreen
 from qnn_tui.palette import system_commands
 from qnn_tui.quant_pane import QuantPane
+from qnn_tui.runs import load_runs, record_build, record_training
+from qnn_tui.runs_pane import RunsPane
 from qnn_tui.session import SUMMARY, Session
 from qnn_tui.sim_pane import SimPane
 from qnn_tui.train_pane import TrainPane
 from qnn_tui.workers import WorkersMixin
 
 TABS = {"sim": ("1 Simulator", SimPane), "train": ("2 Training", TrainPane),
-        "quant": ("3 Quantization", QuantPane), "code": ("4 Codegen", CodePane)}
+        "quant": ("3 Quantization", QuantPane), "code": ("4 Codegen", CodePane),
+        "runs": ("5 Runs", RunsPane)}
+PANES = tuple(cls for _, cls in TABS.values())
+REQUANTIZE_AFTER = 0.15  # s of quiet after the last bit-width change before re-quantizing
 
 
 class QnnApp(WorkersMixin, App):
@@ -39,6 +45,7 @@ class QnnApp(WorkersMixin, App):
         Binding("2", "show_tab('train')", "Train", show=False),
         Binding("3", "show_tab('quant')", "Quant", show=False),
         Binding("4", "show_tab('code')", "Code", show=False),
+        Binding("5", "show_tab('runs')", "Runs", show=False),
         # the panes' action keys also work from anywhere (shown in their pane's footer)
         Binding("g", "generate", "generate", show=False),
         Binding("t", "train", "train", show=False),
@@ -55,9 +62,12 @@ class QnnApp(WorkersMixin, App):
         super().__init__()
         self.project_dir = Path(project_dir)
         self.session = Session.open(project_dir)
+        self.runs, runs_warning = load_runs(self.session.paths["runs"])
+        if runs_warning:
+            self.session.warnings.append(runs_warning)
         self.do_warm_up = warm_up
-        self.busy: dict[int, str] = {}  # running workers: id -> name
         self.note = ""
+        self._requantize_timer: Any = None
         self.mounted_at: float | None = None
         self.tab_switched_at = 0.0
         self.painted = False  # plots wait for the first frame (plotext takes ~0.3 s to load)
@@ -74,8 +84,8 @@ class QnnApp(WorkersMixin, App):
     def on_mount(self) -> None:
         self.mounted_at = time.perf_counter()
         self.sub_title = str(self.project_dir)
-        if self.session.warning:
-            self.notify(self.session.warning, severity="warning", title="project", timeout=10)
+        for warning in self.session.warnings:
+            self.notify(warning, severity="warning", title="project", timeout=15)
         self.refresh_status()
         self.call_after_refresh(self.focus_pane, "sim")
         if self.do_warm_up:
@@ -104,13 +114,23 @@ class QnnApp(WorkersMixin, App):
             focusable[0].focus()
 
     def refresh_panes(self) -> None:
-        for cls in (SimPane, TrainPane, QuantPane, CodePane):
+        for cls in PANES:
             self.pane(cls).refresh_all()
+
+    @property
+    def busy(self) -> dict[int, str]:
+        """The work whose threads run now (not the background JAX import): k -> name."""
+        return {k: name for k, (name, _) in enumerate(self.running()) if name != "warm-up"}
 
     def refresh_status(self) -> None:
         text = "ready"
-        if self.busy:
-            text = "[reverse] BUSY [/] " + "; ".join(self.busy.values())
+        running = self.running()
+        if running:
+            names = list(dict.fromkeys(name for name, replaced in running if not replaced))
+            replaced = sum(replaced for _, replaced in running)
+            text = "[reverse] BUSY [/] " + "; ".join(names or ["finishing"])
+            if replaced:
+                text += f" ({replaced} replaced, finishing)"
         if self.pauser is not None and not self.pauser.running.is_set():
             text += "  | PAUSED (p resumes, x stops)"
         elif self.note:
@@ -131,6 +151,20 @@ class QnnApp(WorkersMixin, App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Screenshots go into the project folder (Textual's default, ~/Downloads, may not
+        exist)."""
+        if path is None:
+            folder = self.project_dir / "screenshots"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                self.notify(f"cannot create {folder}: {e}", severity="error")
+                return None
+            path = str(folder)
+        return super().deliver_screenshot(filename, path, time_format)
+
     def autosave(self) -> None:
         try:
             self.session.save()
@@ -149,9 +183,19 @@ class QnnApp(WorkersMixin, App):
     def action_generate(self) -> None:
         self.generate_data()
 
+    def action_import_data(self) -> None:
+        def done(text: str | None) -> None:
+            if text and text.strip():
+                self.import_data(text.strip())
+
+        self.push_screen(EditScreen(
+            "import recorded data (.npz with x, y; or .csv with x:NAME, y:NAME[unit] columns)"
+            ": file path", self.session.project.data_source or ""), done)
+
     def action_train(self) -> None:
         self.action_show_tab("train")
-        self.pane(TrainPane).state = "running"
+        train = self.pane(TrainPane)
+        train.state, train.kind = "running", "train"
         self.session.history = []
         self.pane(TrainPane).refresh_plot()
         self.run_training("train")
@@ -168,6 +212,7 @@ class QnnApp(WorkersMixin, App):
         else:
             p.running.set()
             pane.state = "running"
+        pane.show_status()
         self.refresh_status()
 
     def action_stop(self) -> None:
@@ -181,46 +226,72 @@ class QnnApp(WorkersMixin, App):
     def action_finetune(self) -> None:
         self.action_show_tab("quant")
         self.session.history = []
+        train = self.pane(TrainPane)
+        train.state, train.kind = "running", "finetune"
         self.run_training("finetune")
 
     def action_build(self) -> None:
         self.action_show_tab("code")
         self.run_build()
 
+    def action_export(self) -> None:
+        self.action_show_tab("code")
+        self.pane(CodePane).action_export()
+
+    def action_clock(self) -> None:
+        self.action_show_tab("code")
+        self.pane(CodePane).action_clock()
+
     def bits_changed(self) -> None:
+        """Re-quantize once the keys go quiet (many +/- in a row start one worker)."""
         s = self.session
         s.stale = s.int_model is not None and not s.bits_match()
         self.pane(QuantPane).refresh_all()
         self.pane(CodePane).refresh_all()
+        if self._requantize_timer is not None:
+            self._requantize_timer.stop()
+            self._requantize_timer = None
         if s.stale:
+            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
+
+    def _requantize(self) -> None:
+        self._requantize_timer = None
+        if self.session.stale:
             self.run_training("requantize")
 
     # ---- messages from workers ------------------------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        w = event.worker
-        if event.state == WorkerState.RUNNING and w.name != "warm-up":
-            self.busy[id(w)] = w.name
-        elif event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-            self.busy.pop(id(w), None)
-            if w.name == "training" and "training" not in self.busy.values():
-                self.pane(TrainPane).state = "idle"
-            if not self.busy:
-                self.note = ""
+    def on_busy_changed(self, m: msg.BusyChanged) -> None:
+        names = self.busy.values()
+        train = self.pane(TrainPane)
+        if "training" not in names and train.state != "idle":
+            train.state = "idle"
+            train.show_status()
+        if not names:
+            self.note = ""
         self.refresh_status()
 
     def on_status_changed(self, m: msg.StatusChanged) -> None:
         self.note = m.text
+        if m.toast:
+            self.notify(m.text, severity="warning", timeout=8)
         self.refresh_status()
 
     def on_dataset_ready(self, m: msg.DatasetReady) -> None:
         self.note = ""
-        self.notify(f"dataset: {m.n:,} samples in {m.seconds:.1f} s", timeout=3)
+        if m.source:
+            self.session.project.data_source = m.source
+            self.notify(f"dataset: {m.n:,} samples imported from {m.source}", timeout=5)
+        else:
+            self.session.project.data_source = None
+            self.notify(f"dataset: {m.n:,} samples simulated in {m.seconds:.1f} s", timeout=3)
+        self.autosave()
         self.pane(SimPane).refresh_data()
 
     def on_train_progress(self, m: msg.TrainProgress) -> None:
         p = m.progress
-        self.note = f"{p.phase} epoch {p.epoch}/{p.epochs}"
-        self.pane(TrainPane).progress(p)
+        what = "fine-tune" if m.kind == "finetune" else p.phase
+        self.note = f"{what}: epoch {p.epoch}/{p.epochs}"
+        self.pane(TrainPane).progress(p, m.kind)
         self.refresh_status()
 
     def on_train_done(self, m: msg.TrainDone) -> None:
@@ -231,34 +302,53 @@ class QnnApp(WorkersMixin, App):
         (s.paths["build"] / SUMMARY).unlink(missing_ok=True)
         if m.kind != "requantize":
             s.history = [vars(p) for p in m.result.history]
+        self._record(lambda: record_training(s.paths["runs"], s.paths["run"] / "int_model.json",
+                                             s.int_model, m.metrics, m.kind))
         self.refresh_panes()
-        mse = m.metrics["mse_int"]
+        if s.stale and self._requantize_timer is None:  # the bits moved on meanwhile
+            self.bits_changed()
+        now = figures.best_mse(m.metrics)
         if m.kind == "requantize":
-            self.note = f"re-quantized: val MSE int {mse:.4f} (f fine-tunes)"
+            self.note = f"re-quantized: {now} (f fine-tunes)"
         elif m.kind == "finetune" and m.before:
-            self.notify(f"fine-tuned: val MSE int {m.before['mse_int']:.4f} -> {mse:.4f}",
-                        timeout=6)
-            self.pane(QuantPane).note = f"fine-tune: {m.before['mse_int']:.4f} -> {mse:.4f}"
+            before = figures.best_mse(m.before, short=True)
+            self.notify(f"fine-tuned: {before} -> {figures.best_mse(m.metrics, short=True)}",
+                        timeout=8)
+            self.pane(QuantPane).note = (f"fine-tune: {before} -> "
+                                         f"{figures.best_mse(m.metrics, short=True)}")
             self.pane(QuantPane).refresh_status()
         else:
             stopped = " (stopped early)" if m.result.stopped else ""
-            self.notify(f"trained{stopped}: val MSE int {mse:.4f}, float "
-                        f"{m.metrics['mse_float']:.4f}", timeout=6)
+            self.notify(f"trained{stopped}: {now}", timeout=8)
         self.refresh_status()
 
+    def _record(self, write: Any) -> None:
+        try:
+            self.runs = write()
+        except OSError as e:
+            self.notify(f"could not update the run history: {e}", severity="warning")
+
     def on_build_done(self, m: msg.BuildDone) -> None:
+        s = self.session
+        self._record(lambda: record_build(s.paths["runs"], s.paths["run"] / "int_model.json",
+                                          m.summary["build"].get("variant", s.variant),
+                                          m.summary))
         self.pane(CodePane).built(m.summary)
+        self.pane(RunsPane).refresh_all()
         v = m.summary["verify"]
         ok = v["ok"]
-        self.notify(f"build: {v['inference_flash']} B flash, {v['cycles']['mean']:.0f} cycles, "
-                    f"{'bit-exact' if ok else 'CHECK FAILED'}", severity="information" if ok
-                    else "error", timeout=6)
+        us = figures.microseconds(v["cycles"]["mean"], s.project.clock_mhz)
+        self.notify(f"build: {v['inference_flash']:,} B flash, {v['cycles']['mean']:,.0f} "
+                    f"cycles ({us} at {s.project.clock_mhz:g} MHz), "
+                    f"{'bit-exact' if ok else 'CHECK FAILED'}",
+                    severity="information" if ok else "error", timeout=8)
 
     def on_work_failed(self, m: msg.WorkFailed) -> None:
         self.note = ""
-        self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=10)
+        self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=12)
         if m.what == "build":
             self.pane(CodePane).show_error(m.error)
         if m.what == "requantize":
             self.session.stale = False
+            self.refresh_panes()
         self.refresh_status()

@@ -6,6 +6,7 @@ does not import JAX: the functions that train import qnn.train themselves.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import QnnError
-from common.fileio import atomic_write_json
+from common.fileio import atomic_dir, atomic_write_json
 from qnn.project import Project
 from qnn_tui.session import SUMMARY
 
@@ -43,10 +44,13 @@ def sweeps(project: Project, pose: list[float], n: int = 41) -> list[np.ndarray]
     return out
 
 
+IDENT_SAMPLES = 256  # the same poses as `qnn sim` (n 256, the project's seed): same figure
+
+
 def identifiability(project: Project) -> dict[str, Any]:
     from sim.identify import identifiability as ident
 
-    return ident(project.model, project.sim_params, n=128, seed=0,
+    return ident(project.model, project.sim_params, n=IDENT_SAMPLES, seed=project.seed,
                  pose_low=project.pose_low, pose_high=project.pose_high)
 
 
@@ -60,8 +64,12 @@ def generate_dataset(project: Project, path: Path) -> Any:
 
 
 def dataset_matches(ds: Any, project: Project) -> bool:
-    """Was `ds` generated with the project's current simulator settings?"""
+    """Was `ds` generated with the project's current simulator settings (or imported, and
+    shaped like the project's forward model)?"""
     meta = ds.meta or {}
+    if meta.get("imported"):
+        model = sim_model(project)[0]
+        return ds.n_in == model.n_in and ds.n_out == model.n_out
     try:
         model, params = sim_model(project)
         low, high = model.pose_range(project.pose_low, project.pose_high)
@@ -78,6 +86,39 @@ def load_dataset(path: Path) -> Any:
     if not path.is_file():
         raise QnnError(f"{path}: no dataset yet; press g in the Simulator pane to generate one.")
     return load(path)
+
+
+def import_dataset(source: str | Path, project: Project, path: Path) -> Any:
+    """A recorded dataset (.npz or .csv, validated as `qnn train --data` does) becomes the
+    project's dataset.npz. Its columns must be the forward model's readings and pose."""
+    from sim.dataset import load_dataset as load
+    from sim.dataset import save_dataset
+
+    source = Path(source).expanduser()
+    ds = load(source)
+    model = sim_model(project)[0]
+    if (ds.n_in, ds.n_out) != (model.n_in, model.n_out):
+        raise QnnError(f"{source}: {ds.n_in} readings -> {ds.n_out} outputs, but the forward "
+                       f"model {project.model} has {model.n_in} -> {model.n_out}; pick a "
+                       "matching model (pane 1, forward model row) or reshape the data.")
+    ds.meta = {**(ds.meta or {}), "imported": True, "source": str(source.resolve())}
+    save_dataset(ds, path)
+    return ds
+
+
+def train_rows(n: int, val_fraction: float) -> int:
+    """Rows left for training after sim.dataset.split keeps its validation rows."""
+    return n - max(1, round(val_fraction * n))
+
+
+def clamp_batch(cfg: Any, n: int) -> str | None:
+    """A batch larger than the training rows trains one full batch per epoch: say so."""
+    rows = train_rows(n, cfg.val_fraction)
+    if cfg.batch_size <= rows or rows < 1:
+        return None
+    asked, cfg.batch_size = cfg.batch_size, rows
+    return (f"batch size {asked:,} is more than the {rows:,} training rows of this dataset; "
+            f"training with {rows:,} (one batch per epoch). Set a smaller one in pane 2.")
 
 
 class Pauser:
@@ -104,12 +145,18 @@ def training(ds: Any, cfg: Any, stop: Callable[[], bool], init: Any = None
     yield from train_events(ds, cfg, stop=stop, init=init)
 
 
-def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path) -> dict[str, Any]:
-    """Metrics of a result, and its run folder written (refused if it could overflow)."""
+def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path, kind: str = "train"
+           ) -> dict[str, Any]:
+    """Metrics of a result, and its run folder written (refused if it could overflow).
+    The metrics also say what they are: the kept (best) epoch and the split they come from."""
     from qnn.pipeline import metrics_of
     from qnn.run import save_run
 
     metrics = metrics_of(result, val_ds)
+    metrics.setdefault("best_epoch", int(result.best_epoch))
+    metrics.setdefault("split", "validation")
+    metrics.setdefault("val_rows", int(val_ds.n))
+    metrics.setdefault("kind", kind)
     save_run(run, result, metrics, {"path": str(data), "n": ds.n, "meta": ds.meta})
     return metrics
 
@@ -121,15 +168,48 @@ def result_from_run(run: Path) -> Any:
     return load_result(run)
 
 
+FAILED_BUILD = "build.failed"  # beside build/: the last failed attempt, for its build.log
+
+
+def _moved(obj: Any, old: str, new: str) -> Any:
+    """`obj` with every string path under folder `old` moved to `new`."""
+    if isinstance(obj, str):
+        return obj.replace(old, new)
+    if isinstance(obj, dict):
+        return {k: _moved(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_moved(v, old, new) for v in obj]
+    return obj
+
+
 def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
                      ) -> dict[str, Any]:
     """Export, build, size report, integer-only check, then the emulated M0 against the
-    numpy reference. A missing toolchain or a compiler error arrives as QnnError."""
+    numpy reference (and its cycles again with a 32-cycle multiplier, for an M0 built with
+    the small one). A missing toolchain or a compiler error arrives as QnnError.
+
+    All of it happens in a temporary folder that replaces `out` only when everything
+    passed: a failed build leaves the previous build whole (never new C beside an old
+    ELF); the failed attempt is kept in build.failed/ for its log."""
     from firmware.make import build
     from m0.verify import verify
 
-    b = build(run, out, variant)
-    v = verify(run, None, n_random, variant=variant, out=out)
-    summary = {"build": b, "verify": v}
-    atomic_write_json(out / SUMMARY, summary)
+    out = Path(out)
+    failed = out.with_name(FAILED_BUILD)
+    with atomic_dir(out) as tmp:
+        try:
+            b = build(run, tmp, variant)
+            v = verify(run, None, n_random, variant=variant, out=tmp)
+            slow = verify(run, None, n_random, variant=variant, out=tmp, slow_multiply=True)
+            v["cycles_slow_multiply"] = slow["cycles"]
+            summary = _moved({"build": b, "verify": v}, str(tmp), str(out))
+            atomic_write_json(tmp / SUMMARY, summary)
+        except BaseException as e:
+            shutil.rmtree(failed, ignore_errors=True)
+            shutil.copytree(tmp, failed)
+            if isinstance(e, QnnError):
+                raise QnnError(f"{_moved(str(e), str(tmp), str(failed))} Nothing in "
+                               f"{out.name}/ changed; the attempt is in {failed.name}/.") from None
+            raise
+    shutil.rmtree(failed, ignore_errors=True)
     return summary

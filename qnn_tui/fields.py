@@ -9,13 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import DataTable, Input, Label, OptionList
+from textual.widgets.option_list import Option
 
 from common.errors import QnnError
 from qnn.project import Project
@@ -28,6 +30,7 @@ class Field:
     set: Callable[[Project, str], None]  # parse text, store it; raise ValueError/QnnError
     step: Callable[[Project, int], None] | None = None  # +1 / -1 nudge
     fmt: str = "{}"
+    choices: Callable[[], list[tuple[str, str]]] | None = None  # (value, description): a list
 
     def text(self, p: Project) -> str:
         return self._fmt(self.get(p))
@@ -37,6 +40,11 @@ class Field:
             sep = "; " if v and isinstance(v[0], list | tuple) else ", "
             return sep.join(self._fmt(x) for x in v)
         return self.fmt.format(v)
+
+
+def plain(*values: Any) -> list[Text]:
+    """DataTable cells shown as they are: a unit like "[mm]" is not Rich markup."""
+    return [v if isinstance(v, Text) else Text(str(v)) for v in values]
 
 
 def floats(text: str) -> list[float]:
@@ -71,6 +79,39 @@ class EditScreen(ModalScreen[str | None]):
         self.dismiss(event.value)
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one value from a list (Enter picks, Esc cancels)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical { width: 76; height: auto; max-height: 90%;
+                              border: round $accent; padding: 0 1; background: $surface; }
+    ChoiceScreen OptionList { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, label: str, choices: list[tuple[str, str]], current: str) -> None:
+        super().__init__()
+        self.label, self.choices, self.current = label, choices, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"{self.label}  (Enter picks, Esc cancels)")
+            yield OptionList(*(Option(f"{value}: {text}", id=value)
+                               for value, text in self.choices))
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        ids = [value for value, _ in self.choices]
+        if self.current in ids:
+            ol.highlighted = ids.index(self.current)
+        ol.focus()
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
 class FieldTable(DataTable):
     """The settings of one pane. Posts `FieldTable.Changed` after a valid change."""
 
@@ -93,12 +134,19 @@ class FieldTable(DataTable):
         self.add_columns("setting", "value")
         self.refill()
 
+    def describe(self) -> str:
+        """The selected setting with its whole value (the table cuts long lists)."""
+        if not self.row_count or not 0 <= self.cursor_row < len(self.fields):
+            return ""
+        f = self.fields[self.cursor_row]
+        return f"{f.label}: {f.text(self.project())}"
+
     def refill(self) -> None:
         row = self.cursor_row
         self.clear()
         p = self.project()
         for f in self.fields:
-            self.add_row(f.label, f.text(p))
+            self.add_row(*plain(f.label, f.text(p)))
         if self.row_count:
             self.move_cursor(row=min(row, self.row_count - 1))
 
@@ -126,7 +174,10 @@ class FieldTable(DataTable):
             if text is not None:
                 self._apply(f, lambda q: f.set(q, text))
 
-        self.app.push_screen(EditScreen(f.label, f.text(p)), done)
+        if f.choices is not None:
+            self.app.push_screen(ChoiceScreen(f.label, f.choices(), f.text(p)), done)
+        else:
+            self.app.push_screen(EditScreen(f.label, f.text(p)), done)
 
     def action_nudge(self, delta: int) -> None:
         if not self.row_count:

@@ -93,3 +93,81 @@ def total_flash(model: IntModel) -> int:
 
 def fmt_rmse(rmse: dict[str, Any]) -> list[tuple[str, str]]:
     return [(name, f"{v['rmse']:.4g} {v['unit']}") for name, v in rmse.items()]
+
+
+# ---- what a figure is, said with it ---------------------------------------------------------
+def best_mse(m: dict[str, Any] | None, short: bool = False) -> str:
+    """The figure of merit of a training, named: the integer model kept (its epoch), on the
+    validation split, normalised MSE; and the float baseline (the float net before QAT)."""
+    if not m or not isinstance(m.get("mse_int"), int | float):
+        return "no figures"
+    if short:
+        return f"val MSE int {m['mse_int']:.4f}"
+    epoch = f" (epoch {m['best_epoch']})" if m.get("best_epoch") else ""
+    rows = f" {m['val_rows']:,} rows" if m.get("val_rows") else ""
+    return (f"best integer model{epoch}, validation{rows}: normalised MSE "
+            f"{m['mse_int']:.4f} (float baseline {m['mse_float']:.4f})")
+
+
+def microseconds(cycles: float, mhz: float) -> str:
+    us = cycles / mhz
+    return f"{us:,.1f} µs" if us < 10_000 else f"{us / 1000:,.1f} ms"
+
+
+@dataclass
+class OutputErrors:
+    name: str
+    unit: str
+    errors: np.ndarray  # integer model - truth, in the output's unit, per validation row
+    rmse: float
+    max_abs: float
+    p99_abs: float
+    worst_pose: dict[str, float]  # the truth pose of the row with the largest |error|
+
+
+def output_errors(model: IntModel, x: np.ndarray, y: np.ndarray,
+                  pose_names: list[str] | None = None) -> list[OutputErrors]:
+    """Per output, the integer model's errors on (x, y) in output units: the worst cases
+    (max and 99th percentile of |error|) and where in the pose range the worst one is."""
+    from qnn.intmodel import predict_int
+
+    err = model.to_physical(predict_int(model, x)) - np.asarray(y, np.float64)
+    names = pose_names or list(model.output_names)
+    out = []
+    for i, (name, unit) in enumerate(zip(model.output_names, model.output_units, strict=True)):
+        e = err[:, i]
+        worst = int(np.argmax(np.abs(e))) if len(e) else 0
+        out.append(OutputErrors(
+            name, unit, e, float(np.sqrt(np.mean(e ** 2))) if len(e) else 0.0,
+            float(np.max(np.abs(e))) if len(e) else 0.0,
+            float(np.percentile(np.abs(e), 99)) if len(e) else 0.0,
+            {n: float(v) for n, v in zip(names, np.asarray(y)[worst], strict=False)}))
+    return out
+
+
+def validation_split(ds: Any, seed: int, val_fraction: float = 0.1) -> Any:
+    """The validation rows training held out (sim.dataset.split with the training's seed)."""
+    from sim.dataset import split
+
+    return split(ds, val_fraction, seed=seed)[1]
+
+
+def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> str:
+    """The model's flash, named: codegen's estimate for the variant when it has one, else the
+    size of its constant tables; and the measured bytes of the last build of this variant."""
+    import codegen.cgen as cgen
+
+    estimate = next((getattr(cgen, name) for name in ("flash_estimate", "estimate_flash")
+                     if callable(getattr(cgen, name, None))), None)
+    text = ""
+    if estimate is not None:
+        try:
+            text = f"{variant} C: ~{int(estimate(model, variant)):,} B flash (estimate)"
+        except Exception:  # noqa: BLE001 - an estimate is optional
+            text = ""
+    if not text:
+        text = (f"tables ~{total_flash(model):,} B flash (a byte per weight, a word per "
+                "channel; without code)")
+    if build and build.get("build", {}).get("variant") == variant:
+        text += f"; built {variant}: {build['verify']['inference_flash']:,} B flash measured"
+    return text

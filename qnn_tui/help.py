@@ -1,4 +1,5 @@
-"""The help screen (`?`): the key map of every pane."""
+"""The help screen (`?`): how to close it first, then the key map of every pane and what the
+figures on screen are."""
 
 from __future__ import annotations
 
@@ -9,46 +10,50 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 HELP = """\
-# qnn-tui keys
+**Esc, ? or q closes this help**; up/down/PgDn scroll it.
 
 | key | anywhere |
 |---|---|
-| `1` `2` `3` `4` | Simulator, Training, Quantization, Codegen |
-| `?` | this help |
-| `ctrl+p` | command palette: every action, themes (light/dark) |
-| `ctrl+s` | save the project now (it also saves on every change and on quit) |
+| `1`..`5` | Simulator, Training, Quantization, Codegen, Runs |
+| `g` `t` `p` `x` `f` `b` | generate, train, pause, stop, fine-tune, build |
+| `ctrl+p` | command palette: every action, themes, screenshot |
+| `ctrl+s` | save (it also saves on every change and on quit) |
+| `tab` `Enter` | next box; edit the selected setting (Esc cancels) |
 | `q` | quit |
-| `tab` / `shift+tab` | move between boxes of a pane |
-| `Enter` | edit the selected setting (Esc cancels) |
-| `g` `t` `p` `x` `f` `b` | the panes' actions below work from every pane |
 
 | key | 1 Simulator |
 |---|---|
 | `+` `-` | nudge the selected setting (dataset size x2 / /2, seed) |
+| `Enter` on *forward model* | pick the model (magnet6, arm2...) from a list |
 | `left` `right` | nudge the selected pose component (pose table) |
-| `r` | random pose |
-| `g` | generate the dataset (in the background) |
+| `r` / `g` / `i` | random pose / simulate the dataset / import recorded data |
 
 | key | 2 Training |
 |---|---|
 | `t` | train from scratch: float, QAT, integer-exact phases |
-| `p` / `space` | pause / resume |
-| `x` | stop (keeps the model so far) |
+| `p` / `space`, `x` | pause / resume, stop (keeps the model so far) |
+| `e` | loss curves / histogram of the selected output's errors |
 
 | key | 3 Quantization |
 |---|---|
-| `+` `-` | change the selected layer's bit width (2..8) |
-| `w` | switch between weight and activation bits |
-| `f` | fine-tune at the new widths (shows the loss change) |
-| `d` | show/hide the per-channel detail |
+| `+` `-` / `w` | the selected layer's bit width (2..8) / weights or activations |
+| `f` / `d` | fine-tune at the new widths / per-channel detail |
 
 | key | 4 Codegen |
 |---|---|
-| `v` | variant: compact (small flash) / fast (fewer cycles) |
-| `b` | build with arm-none-eabi-gcc, check, run on the emulated Cortex-M0 |
-| `c` / `r` | show the C source / the report |
+| `v` / `k` | C variant / the M0 clock (MHz) for µs per inference |
+| `b` | build with arm-none-eabi-gcc, check, run on the emulated M0 |
+| `c` `h` `r` | C source / header with a usage example / report |
+| `e` | export qnn_model.c/.h to a folder of your choice |
 
-Press `Esc` or `?` to close.
+**The figures.** *val MSE*: mean squared error of the standardised outputs (each output
+counts alike) on the validation rows (10 % held out); *best integer model*: the epoch whose
+int32 network validated best, the one exported. *float baseline*: the float network before
+QAT. *RMSE, p99, max |e|*: of that integer model, in each output's unit. *Identifiability*:
+the smallest singular value of d(readings)/d(pose): moving the pose by one half-range (e.g.
+10 mm) in its weakest direction moves the readings by at least that many ADC counts.
+*int32 room* (pane 3): bits left between the worst-case accumulator (and accumulator times
+M) and the int32 limit, proven for every input. *RAM* includes the firmware's stack reserve (the report says how much); *µs* = cycles / clock.
 """
 
 
@@ -56,10 +61,12 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 76; max-height: 90%; border: round $accent;
+    HelpScreen > VerticalScroll { width: 78; max-height: 95%; border: round $accent;
                                   background: $surface; }
     """
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        box = VerticalScroll()
+        box.border_title = "help: Esc closes"
+        with box:
             yield Markdown(HELP)

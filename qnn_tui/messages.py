@@ -9,14 +9,21 @@ from textual.message import Message
 
 
 @dataclass
+class BusyChanged(Message):
+    """A worker's thread started or ended its work: the app re-reads what runs."""
+
+
+@dataclass
 class DatasetReady(Message):
     n: int
     seconds: float
+    source: str | None = None  # the imported file; None when simulated
 
 
 @dataclass
 class TrainProgress(Message):
     progress: Any  # qnn.train.Progress
+    kind: str = "train"  # "train" or "finetune"
 
 
 @dataclass
@@ -40,6 +47,7 @@ class WorkFailed(Message):
 
 @dataclass
 class StatusChanged(Message):
-    """Something a worker is doing now (shown in the status line)."""
+    """Something a worker is doing now (shown in the status line; `toast`: also notify)."""
 
     text: str
+    toast: bool = False

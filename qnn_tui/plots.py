@@ -1,4 +1,7 @@
-"""plotext figures rendered to rich Text (plotext keeps global state: call from the UI thread)."""
+"""plotext figures rendered to rich Text (plotext keeps global state: call from the UI thread).
+
+The legend is a line of text above the plot, never drawn over the data: at 80 columns a
+boxed legend would cover a quarter of the plot, exactly where the last epochs are."""
 
 from __future__ import annotations
 
@@ -6,36 +9,76 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+MIN_HEIGHT = 6  # plotext rows: the canvas, the x ticks and their labels
+
+
+def _legend(pixels: list[tuple[str, str]]) -> Text:
+    """'── label' per series, each dash in the colour plotext gave the series."""
+    out = Text()
+    for ansi_dash, label in pixels:
+        out.append_text(Text.from_ansi(ansi_dash))
+        out.append(f" {label}   ")
+    return out
+
 
 def line_plot(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], width: int,
               height: int, title: str = "", xlabel: str = "", ylabel: str = "",
               theme: str = "simple") -> Text:
-    """One line per (label, xs, ys); empty series are skipped."""
+    """One line per (label, xs, ys); empty series are skipped. `height` counts every row
+    returned: the title line, the legend line and the plot with its x axis."""
     import plotext as plt
 
     f = plt.figure
     f.clear()
-    f.plot_size(max(width, 20), max(height, 6))
+    head = Text(title, style="bold") if title else Text()
+    f.plot_size(max(width, 20), max(height - 2, MIN_HEIGHT))
     f.theme(theme)
-    drawn = False
+    drawn: list[tuple[str, str]] = []
     for label, xs, ys in series:
         if len(xs) == 0:
             continue
         s = f.signal(list(map(float, xs)), list(map(float, ys)), marker="braille")
-        s.lines().label(label)
+        s.lines()
         f.draw(s)
-        drawn = True
-    w_eff = f.size()[0]  # plotext caps the width at the terminal's
-    f.legend(x=max(w_eff - 9, 10), y=0, ha="right", va="top")  # canvas cells: top right
+        pixel = next(iter(s._get_unique_pixels()), None)  # the colour plotext picked
+        dash = pixel._get_string().replace("PlotextPixel()", "──") if pixel else "──"
+        drawn.append((dash, label))
     if not drawn:
         return Text(f"{title}\n(nothing to plot yet)", style="dim")
-    if title:
-        f.title(title)
+    f.legend(active=False)
     if xlabel:
         f.label(xlabel, axis="x")
     if ylabel:
         f.label(ylabel, axis="y")
-    return Text.from_ansi(str(f.build()))
+    head.append("\n")
+    head.append_text(_legend(drawn))
+    head.append("\n")
+    head.append_text(Text.from_ansi(str(f.build()).rstrip("\n")))
+    return head
+
+
+def hist_plot(values: Sequence[float], width: int, height: int, title: str = "",
+              xlabel: str = "", bins: int = 40, theme: str = "simple") -> Text:
+    """A histogram of `values` (counts per bin); `height` counts the title's lines too."""
+    import textwrap
+
+    import plotext as plt
+
+    f = plt.figure
+    f.clear()
+    title_rows = len(textwrap.wrap(title, width)) if title else 0
+    f.plot_size(max(width, 20), max(height - title_rows, MIN_HEIGHT))
+    f.theme(theme)
+    if len(values) == 0:
+        return Text(f"{title}\n(nothing to plot yet)", style="dim")
+    f.draw(f.hist(list(map(float, values)), bins=bins))
+    f.legend(active=False)
+    if xlabel:
+        f.label(xlabel, axis="x")
+    head = Text(title, style="bold") if title else Text()
+    head.append("\n")
+    head.append_text(Text.from_ansi(str(f.build()).rstrip("\n")))
+    return head
 
 
 class DeferredPlot:

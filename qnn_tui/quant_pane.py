@@ -12,7 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from qnn.project import step_bits
-from qnn_tui.figures import layer_detail, layer_rows, total_flash
+from qnn_tui.fields import plain
+from qnn_tui.figures import best_mse, flash_text, layer_detail, layer_rows
 
 COLUMNS = ("layer", "shape", "w", "a", "int32 room", "worst acc", "flash B", "M", "shift",
            "w step", "a step")
@@ -63,11 +64,11 @@ class QuantPane(Vertical):
             if k < len(rows) and not s.stale:
                 r = rows[k]
                 head = f"{r.headroom_bits:.1f} b" + ("" if r.ok else " OVERFLOW")
-                t.add_row(r.name, r.shape, wcell, acell, head, f"{r.worst_acc:,}",
-                          str(r.flash_bytes), r.multiplier, r.shift, r.w_step, r.a_step)
+                t.add_row(*plain(r.name, r.shape, wcell, acell, head, f"{r.worst_acc:,}",
+                                 r.flash_bytes, r.multiplier, r.shift, r.w_step, r.a_step))
             else:
                 name = "output" if last else f"hidden {k + 1}"
-                t.add_row(name, "", wcell, acell, *("..." for _ in range(7)))
+                t.add_row(*plain(name, "", wcell, acell, *("..." for _ in range(7))))
         if t.row_count:
             t.move_cursor(row=min(max(row, 0), t.row_count - 1))
         self.refresh_status()
@@ -81,13 +82,11 @@ class QuantPane(Vertical):
         elif s.stale:
             text = "re-quantizing at the new widths..."
         else:
-            text = f"tables ~{total_flash(s.int_model):,} B flash (compact C)"
-            if s.metrics:
-                text += f"   val MSE int {s.metrics['mse_int']:.4f}"
-                text += f" (float {s.metrics['mse_float']:.4f})"
+            text = best_mse(s.metrics) + "\n" + flash_text(s.int_model, s.variant, s.build)
+        note = f"\n{self.note}" if self.note else ""
         self.query_one("#quant-status", Static).update(
-            f"{text}\n+/- {which} bits (w toggles)  f fine-tune  d detail  int32 room: bits "
-            f"left above the worst of acc and acc*M  {self.note}")
+            f"{text}{note}\n+/- {which} bits (w toggles)  f fine-tune  d detail   "
+            "(? explains int32 room)")
 
     def refresh_detail(self) -> None:
         s = self.session

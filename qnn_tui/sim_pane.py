@@ -1,5 +1,6 @@
-"""Pane 1, Simulator: the forward model's settings, one live pose and its readings, sweeps
-of the readings against each pose component, identifiability; `g` regenerates the dataset."""
+"""Pane 1, Simulator: the forward model (picked from a list) and its settings, one live pose
+and its readings, sweeps of the readings against each pose component, identifiability; `g`
+regenerates the dataset, `i` imports a recorded one (.npz or .csv) instead."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from qnn_tui import core
-from qnn_tui.fields import Field, FieldTable, floats
+from qnn_tui.fields import Field, FieldTable, floats, plain
 from qnn_tui.plots import DeferredPlot, line_plot
 
 
@@ -63,9 +64,25 @@ def _count_field(label: str, attr: str, factor: float) -> Field:
     return Field(label, lambda p: getattr(p, attr), set_, step, "{:,}" if factor > 1 else "{}")
 
 
+def _set_model(p, name: str) -> None:
+    from sim.models import get_model
+
+    get_model(name)  # refuses an unknown name
+    if name != p.model:  # another model: its own parameters, ranges and pose
+        p.model, p.sim_params, p.pose_low, p.pose_high, p.pose = name, {}, None, None, None
+
+
+def _model_choices() -> list[tuple[str, str]]:
+    from sim.models import MODELS
+
+    return [(name, f"{m.n_in} readings -> {m.n_out} outputs: {m.description}")
+            for name, m in MODELS.items()]
+
+
 def sim_fields(project) -> list[Field]:
     model = core.sim_model(project)[0]
     fields = [
+        Field("forward model", lambda p: p.model, _set_model, choices=_model_choices),
         _count_field("dataset size", "n", 2.0),
         Field("seed", lambda p: p.seed, lambda p, t: setattr(p, "seed", int(t)),
               lambda p, d: setattr(p, "seed", max(0, p.seed + d))),
@@ -90,8 +107,11 @@ class PoseTable(DataTable):
 class SimPane(DeferredPlot, Vertical):
     BINDINGS = [
         Binding("g", "app.generate", "generate data"),
+        Binding("i", "app.import_data", "import data"),
         Binding("r", "random_pose", "random pose"),
     ]
+    TOP_ROWS = 12  # settings and pose tables, when the terminal is tall enough
+    PLOT_ROWS = 11  # what the sweep plot needs to show its lines and x axis
 
     def __init__(self, session: Any, **kw: Any) -> None:
         super().__init__(**kw)
@@ -103,10 +123,11 @@ class SimPane(DeferredPlot, Vertical):
                              id="sim-fields")
             with Vertical(id="sim-pose-box"):
                 yield PoseTable(cursor_type="row", id="sim-pose")
-                yield Static(id="sim-ident")
         with VerticalScroll(id="sim-plot-box"):
             yield Static(id="sim-plot")
         yield Static(id="sim-data", classes="pane-status")
+        yield Static(id="sim-setting", classes="pane-status")
+        yield Static(id="sim-ident", classes="pane-status")
 
     def on_mount(self) -> None:
         t = self.query_one(PoseTable)
@@ -138,27 +159,39 @@ class SimPane(DeferredPlot, Vertical):
         self.app.autosave()
 
     def refresh_all(self) -> None:
-        self.query_one(FieldTable).refill()
+        table = self.query_one(FieldTable)
+        table.fields = sim_fields(self.session.project)  # the model may have changed
+        table.refill()
         ident = core.identifiability(self.session.project)
         self.query_one("#sim-ident", Static).update(
-            f"identifiability: min singular value {ident['min_singular_value']:.3g} counts/"
-            f"half-range; noise/SV {ident['worst_resolution_fraction']:.2g}; saturated "
-            f"{100 * ident['saturated_fraction']:.1f} %")
+            f"identifiability ({ident['n']} poses): >= {ident['min_singular_value']:.0f} "
+            f"counts per half-range (?: help), noise "
+            f"{100 * ident['worst_resolution_fraction']:.2g} % of that; "
+            f"{100 * ident['saturated_fraction']:.1f} % saturated")
+        self.refresh_setting()
         self.refresh_pose()
         self.refresh_data()
+
+    def refresh_setting(self) -> None:
+        self.query_one("#sim-setting", Static).update(
+            self.query_one(FieldTable).describe() + "  (Enter edits)")
 
     def refresh_data(self) -> None:
         s = self.session
         ds = s.dataset
         path = s.paths["dataset"]
+        source = (ds.meta or {}).get("source") if ds is not None else s.project.data_source
         if ds is not None and not core.dataset_matches(ds, s.project):
             text = f"dataset: {ds.n:,} samples made with other settings: press g to regenerate"
+        elif source:
+            n = f"{ds.n:,} samples" if ds is not None else path.name
+            text = f"dataset: {n} imported from {source} (g: simulate instead, i: import)"
         elif ds is not None:
-            text = f"dataset: {ds.n:,} samples in {path.name} (g: regenerate)"
+            text = f"dataset: {ds.n:,} samples in {path.name} (g: regenerate, i: import)"
         elif path.is_file():
             text = f"dataset: {path.name} on disk (g: regenerate)"
         else:
-            text = "no dataset yet: press g to generate one"
+            text = "no dataset yet: press g to simulate one, or i to import recorded data"
         self.query_one("#sim-data", Static).update(text)
 
     def refresh_pose(self) -> None:
@@ -173,7 +206,7 @@ class SimPane(DeferredPlot, Vertical):
             a = (f"{model.output_names[i]} [{model.output_units[i]}]", f"{pose[i]:8.2f}") \
                 if i < model.n_out else ("", "")
             b = (model.input_names[i], f"{int(x[i]):6d}") if i < model.n_in else ("", "")
-            t.add_row(*a, *b)
+            t.add_row(*plain(*a, *b))
         t.move_cursor(row=min(row, model.n_out - 1))
         self.refresh_plot()
 
@@ -186,19 +219,25 @@ class SimPane(DeferredPlot, Vertical):
         sweep = core.sweeps(p, self.pose)[i]
         xs = np.linspace(lo[i], hi[i], len(sweep))
         series = [(name, xs, sweep[:, j]) for j, name in enumerate(model.input_names)]
-        w = max(self.app.size.width - 4 if not self.size.width else self.size.width - 4, 40)
-        h = max(14, self.query_one("#sim-plot-box").size.height)
+        box = self.query_one("#sim-plot-box")
+        w = max((box.size.width or self.app.size.width) - 2, 40)
+        h = max(8, box.size.height)
         self.query_one("#sim-plot", Static).update(line_plot(
-            series, w, h, f"readings vs {model.output_names[i]} (others fixed)",
-            f"{model.output_names[i]} [{model.output_units[i]}]"))
+            series, w, h, f"readings [counts] vs {model.output_names[i]} "
+            f"[{model.output_units[i]}], the other pose values fixed (pose table: up/down)"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "sim-pose":
             self.refresh_plot()
+        elif event.data_table.id == "sim-fields":
+            self.refresh_setting()
 
     def on_field_table_changed(self, event: FieldTable.Changed) -> None:
         self.refresh_all()
         self.app.autosave()
 
     def on_resize(self) -> None:
+        """Give the plot the rows it needs; the tables above scroll when space is short."""
+        spare = self.size.height - self.PLOT_ROWS - 3  # the three status lines
+        self.query_one("#sim-top").styles.height = max(7, min(self.TOP_ROWS, spare))
         self.refresh_plot()

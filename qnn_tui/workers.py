@@ -6,15 +6,19 @@ Only these threads import JAX (through qnn_tui.core's training functions)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 
 from textual import work
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from common.errors import QnnError
 from qnn_tui.messages import (
     BuildDone,
+    BusyChanged,
     DatasetReady,
     StatusChanged,
     TrainDone,
@@ -24,11 +28,44 @@ from qnn_tui.messages import (
 
 
 class WorkersMixin:
-    """Needs `self.session` (qnn_tui.session.Session) and `self.post_message`."""
+    """Needs `self.session` (qnn_tui.session.Session) and `self.post_message`.
+
+    What is busy is what runs: each worker's thread registers itself in `running` when it
+    starts its work and removes itself when it ends (whatever happens), then posts
+    BusyChanged. Textual's own worker states are not used for it: a worker cancelled before
+    its task started never reports CANCELLED (the stuck "BUSY" of issue 12), and a cancelled
+    thread worker keeps running after Textual calls it cancelled."""
 
     pauser = None  # core.Pauser of the running training, if any
+    _running_map: dict[int, tuple[str, Worker]] | None = None  # id(worker) -> (name, worker)
+    _running_lock = threading.Lock()
+    _finish_lock = threading.Lock()  # one training at a time writes the run folder
+
+    @contextlib.contextmanager
+    def _working(self, name: str) -> Iterator[Worker]:
+        worker = get_current_worker()
+        with self._running_lock:
+            if self._running_map is None:
+                self._running_map = {}
+            self._running_map[id(worker)] = (name, worker)
+        self.post_message(BusyChanged())
+        try:
+            yield worker
+        finally:
+            with self._running_lock:
+                self._running_map.pop(id(worker), None)  # type: ignore[union-attr]
+            self.post_message(BusyChanged())
+
+    def running(self) -> list[tuple[str, bool]]:
+        """(name, replaced) of each work whose thread is running now; `replaced`: a newer
+        one of its kind was started and this one is only finishing."""
+        with self._running_lock:
+            items = list((self._running_map or {}).values())
+        return [(name, w.is_cancelled) for name, w in items]
 
     def _fail(self, what: str, e: BaseException) -> None:
+        if get_current_worker().is_cancelled:
+            return  # replaced by a newer one of its kind: its failure is no news
         if isinstance(e, QnnError):
             self.post_message(WorkFailed(what, str(e)))
         else:  # a bug: keep the UI alive, show one line, keep the trace in the log
@@ -37,7 +74,7 @@ class WorkersMixin:
 
     @work(thread=True, exclusive=True, group="warmup", name="warm-up")
     def warm_up(self) -> None:
-        """Import JAX in the background so the first training starts sooner."""
+        """Import JAX in the background so the first training starts sooner (not "busy")."""
         try:
             import qnn.train  # noqa: F401
         except Exception as e:  # noqa: BLE001
@@ -47,24 +84,43 @@ class WorkersMixin:
     def generate_data(self) -> None:
         from qnn_tui import core
 
-        s = self.session
-        t0 = time.perf_counter()
-        self.post_message(StatusChanged(f"generating {s.project.n:,} samples..."))
-        try:
-            s.dataset = core.generate_dataset(s.project, s.paths["dataset"])
-        except Exception as e:  # noqa: BLE001
-            self._fail("generating data", e)
-            return
-        self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0))
+        with self._working("generating data"):
+            s = self.session
+            t0 = time.perf_counter()
+            self.post_message(StatusChanged(f"generating {s.project.n:,} samples..."))
+            try:
+                s.dataset = core.generate_dataset(s.project, s.paths["dataset"])
+            except Exception as e:  # noqa: BLE001
+                self._fail("generating data", e)
+                return
+            self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0))
+
+    @work(thread=True, exclusive=True, group="data", name="importing data")
+    def import_data(self, source: str) -> None:
+        from qnn_tui import core
+
+        with self._working("importing data"):
+            s = self.session
+            t0 = time.perf_counter()
+            self.post_message(StatusChanged(f"checking {source}..."))
+            try:
+                s.dataset = core.import_dataset(source, s.project, s.paths["dataset"])
+            except Exception as e:  # noqa: BLE001
+                self._fail("importing data", e)
+                return
+            self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0, source))
 
     @work(thread=True, exclusive=True, group="train", name="training")
     def run_training(self, kind: str = "train") -> None:
         """kind: "train" (all phases), "finetune" (qat + int from the last result) or
         "requantize" (no epochs: the last result at the new bit widths)."""
+        with self._working("re-quantizing" if kind == "requantize" else "training") as worker:
+            self._train(kind, worker)
+
+    def _train(self, kind: str, worker: Worker) -> None:
         from qnn_tui import core
 
         s = self.session
-        worker = get_current_worker()
         self.pauser = pauser = core.Pauser(lambda: worker.is_cancelled)
         try:
             if s.dataset is None and kind == "train" and not s.paths["dataset"].is_file():
@@ -75,6 +131,9 @@ class WorkersMixin:
             if s.dataset is None:
                 s.dataset = core.load_dataset(s.paths["dataset"])
             cfg = s.project.train_config()
+            note = core.clamp_batch(cfg, s.dataset.n)
+            if note:
+                self.post_message(StatusChanged(note, toast=True))
             init = None
             if kind != "train":
                 if s.result is None:
@@ -85,6 +144,11 @@ class WorkersMixin:
                 if list(init.spec.sizes[1:-1]) != list(s.project.hidden):
                     raise QnnError("the hidden sizes changed since the last training; train "
                                    "again (key t in pane 2).")
+                if (init.spec.sizes[0], init.spec.sizes[-1]) != (s.dataset.n_in,
+                                                                  s.dataset.n_out):
+                    raise QnnError("the dataset has other inputs/outputs than the trained "
+                                   "model (another forward model?); train again (key t, "
+                                   "pane 2).")
             if kind == "requantize":
                 cfg.epochs_finetune, cfg.epochs_int = 0, 0
             before = s.metrics
@@ -92,15 +156,16 @@ class WorkersMixin:
             for event in core.training(s.dataset, cfg, pauser.check, init=init):
                 if isinstance(event, tuple):
                     result, val_ds = event
-                    if worker.is_cancelled:
-                        return
                     if kind == "requantize":  # no epochs: keep the curves of the last run
                         result.history = list(init.history)
-                    metrics = core.finish(result, val_ds, s.dataset, s.paths["run"],
-                                          s.paths["dataset"])
-                    self.post_message(TrainDone(kind, result, metrics, before))
+                    with self._finish_lock:  # a replaced training must not write the run
+                        if worker.is_cancelled:
+                            return
+                        metrics = core.finish(result, val_ds, s.dataset, s.paths["run"],
+                                              s.paths["dataset"], kind)
+                        self.post_message(TrainDone(kind, result, metrics, before))
                 elif not worker.is_cancelled:  # a replaced training must not draw
-                    self.post_message(TrainProgress(event))
+                    self.post_message(TrainProgress(event, kind))
         except Exception as e:  # noqa: BLE001
             self._fail(kind, e)
         finally:
@@ -111,16 +176,19 @@ class WorkersMixin:
     def run_build(self) -> None:
         from qnn_tui import core
 
-        s = self.session
-        self.post_message(StatusChanged("building with arm-none-eabi-gcc, then emulating..."))
-        try:
-            if s.int_model is None:
-                raise QnnError("no trained model yet; train first (key t, pane 2).")
-            if s.stale:
-                raise QnnError("the bit widths changed since the model was made; fine-tune "
-                               "(key f, pane 3) first.")
-            summary = core.build_and_verify(s.paths["run"], s.paths["build"], s.project.variant)
-        except Exception as e:  # noqa: BLE001
-            self._fail("build", e)
-            return
-        self.post_message(BuildDone(summary))
+        with self._working("building"):
+            s = self.session
+            self.post_message(StatusChanged("building with arm-none-eabi-gcc, then "
+                                            "emulating..."))
+            try:
+                if s.int_model is None:
+                    raise QnnError("no trained model yet; train first (key t, pane 2).")
+                if s.stale:
+                    raise QnnError("the bit widths changed since the model was made; wait "
+                                   "for the re-quantization or fine-tune (key f, pane 3).")
+                summary = core.build_and_verify(s.paths["run"], s.paths["build"],
+                                                s.project.variant)
+            except Exception as e:  # noqa: BLE001
+                self._fail("build", e)
+                return
+            self.post_message(BuildDone(summary))

@@ -73,18 +73,23 @@ def test_default_project_opens_and_every_pane_shows(tmp_path, monkeypatch):
     asyncio.run(body())
 
 
-def test_bad_project_file_is_kept_and_defaults_used(tmp_path):
-    async def body():
-        (tmp_path / PROJECT_FILE).write_text('{"n": "lots", "hidden": 3}')
+def test_bad_project_files_are_all_kept_and_defaults_used(tmp_path):
+    """Two corrupt project.json in a row: both are kept (timestamped), the note says where."""
+    contents = ['{"n": "lots", "hidden": 3}', '{"n": 12, "hidden": [0]}']
+
+    async def body(text):
+        (tmp_path / PROJECT_FILE).write_text(text)
         app = QnnApp(tmp_path, warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             notes = [n.message for n in app._notifications]
-            assert any("project.json.bad" in n for n in notes), notes
+            assert any(str(tmp_path / "project.json.bad-") in n for n in notes), notes
             assert app.session.project.n == Project().n
-        assert (tmp_path / "project.json.bad").read_text() == '{"n": "lots", "hidden": 3}'
 
-    asyncio.run(body())
+    for text in contents:
+        asyncio.run(body(text))
+    kept = sorted(tmp_path.glob("project.json.bad-*"))
+    assert sorted(p.read_text() for p in kept) == sorted(contents)
 
 
 def test_edit_a_setting_with_the_keyboard(tmp_path):

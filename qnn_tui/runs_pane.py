@@ -1,0 +1,73 @@
+"""Pane 5, Runs: every model the workbench made in this project (runs.json), with its bit
+widths, validation MSE, per-output RMSE in output units, and for each variant built its flash
+bytes, cycles and microseconds at the project's clock; the current model is marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from qnn_tui.fields import plain
+from qnn_tui.figures import microseconds
+from qnn_tui.runs import current
+
+COLUMNS = ("", "#", "when", "made by", "sizes", "w bits", "a bits", "val MSE int", "variant",
+           "flash B", "cycles", "µs", "RMSE per output")
+
+
+def _bits(v: Any) -> str:
+    return ",".join(str(b) for b in v) if isinstance(v, list) else "-"
+
+
+def _mse(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, int | float) else "-"
+
+
+class RunsPane(Vertical):
+    def __init__(self, session: Any, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-status", classes="pane-status")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.refresh_all()
+
+    def refresh_all(self) -> None:
+        s = self.session
+        entries = getattr(self.app, "runs", [])
+        now = current(entries, s.paths["run"] / "int_model.json")
+        t = self.query_one(DataTable)
+        t.clear()
+        mhz = s.project.clock_mhz
+        for i, e in enumerate(entries):
+            mark = "▶" if i == now else ""
+            rmse = "  ".join(f"{n} {v[0]:.3g} {v[1]}" for n, v in e.get("rmse", {}).items()
+                             if isinstance(v, list) and len(v) == 2
+                             and isinstance(v[0], int | float))
+            base = [mark, str(i + 1), str(e.get("time", ""))[5:16], str(e.get("kind", "")),
+                    "-".join(map(str, e.get("sizes", []))), _bits(e.get("w_bits")),
+                    _bits(e.get("a_bits")), _mse(e.get("val_mse_int"))]
+            builds = e.get("builds") or {"": {}}
+            for variant, b in builds.items():
+                cyc = b.get("cycles") if isinstance(b, dict) else None
+                flash = b.get("flash") if isinstance(b, dict) else None
+                t.add_row(*plain(*base, variant or "-",
+                          f"{flash:,}" if isinstance(flash, int) else "-",
+                          f"{cyc:,.0f}" if isinstance(cyc, int | float) else "-",
+                          microseconds(cyc, mhz) if isinstance(cyc, int | float) else "-",
+                          rmse))
+                base = [mark, "", "", "", "", "", "", ""]
+        if t.row_count:
+            t.move_cursor(row=t.row_count - 1)
+        self.query_one("#runs-status", Static).update(
+            f"{len(entries)} models made in this project (kept in {s.paths['runs'].name}); "
+            f"▶ marks the one in run/. val MSE: normalised, validation rows; µs at "
+            f"{mhz:g} MHz (k in pane 4)" if entries else
+            "no runs yet: each training, fine-tune and build is recorded here.")
