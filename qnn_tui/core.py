@@ -161,11 +161,40 @@ def finish(result: Any, val_ds: Any, ds: Any, run: Path, data: Path, kind: str =
     return metrics
 
 
-def result_from_run(run: Path) -> Any:
-    """Rebuild the TrainResult of a saved run folder (to fine-tune after a reopen)."""
-    from qnn.pipeline import load_result
+def check_params(params: Any, sizes: list[int], path: Path) -> None:
+    """Float parameters shaped like the network of `sizes` (w [out, in] and b [out] per
+    layer, finite floats), or QnnError naming the file."""
+    n_layers = len(sizes) - 1
+    if not isinstance(params, list) or len(params) != n_layers:
+        raise QnnError(f"{path}: holds {len(params) if isinstance(params, list) else 0} "
+                       f"layers, the model has {n_layers}; train again (t, pane 2).")
+    for k, layer in enumerate(params):
+        for name, shape in (("w", (sizes[k + 1], sizes[k])), ("b", (sizes[k + 1],))):
+            a = np.asarray(layer.get(name)) if isinstance(layer, dict) else np.asarray(None)
+            if a.shape != shape or a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+                raise QnnError(f"{path}: layer {k} {name} is {a.dtype} {list(a.shape)}, not "
+                               f"finite floats {list(shape)}; train again (t, pane 2).")
 
-    return load_result(run)
+
+def result_from_run(run: Path) -> Any:
+    """Rebuild the TrainResult of a saved run folder (to fine-tune after a reopen); any
+    damaged file of the folder is a QnnError that names it."""
+    from qnn.pipeline import load_result
+    from qnn.run import FLOAT_PARAMS, HISTORY, PARAMS
+    from qnn_tui.session import check_history, read_json
+
+    _, why = read_json(Path(run) / HISTORY, check_history)
+    if why and why != "missing":
+        raise QnnError(f"{Path(run) / HISTORY}: {why}; train again (t, pane 2).")
+    try:
+        result = load_result(run)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise QnnError(f"{run}: a file of the run folder is malformed ({type(e).__name__}: "
+                       f"{e}); train again (t, pane 2).") from None
+    sizes = list(result.spec.sizes)
+    check_params(result.params, sizes, Path(run) / PARAMS)
+    check_params(result.float_params, sizes, Path(run) / FLOAT_PARAMS)
+    return result
 
 
 FAILED_BUILD = "build.failed"  # beside build/: the last failed attempt, for its build.log

@@ -53,7 +53,8 @@ QAT. *RMSE, p99, max |e|*: of that integer model, in each output's unit. *Identi
 the smallest singular value of d(readings)/d(pose): moving the pose by one half-range (e.g.
 10 mm) in its weakest direction moves the readings by at least that many ADC counts.
 *int32 room* (pane 3): bits left between the worst-case accumulator (and accumulator times
-M) and the int32 limit, proven for every input. *RAM* includes the firmware's stack reserve (the report says how much); *µs* = cycles / clock.
+M) and the int32 limit, proven for every input. *RAM* (pane 4) includes the firmware's stack
+reserve (the report says how much). *µs* = cycles / clock.
 """
 
 

@@ -162,6 +162,10 @@ class TrainPane(DeferredPlot, Vertical):
         key = (id(s.int_model), id(s.dataset))
         if self._errors is None or self._errors[0] != key:
             self._errors = (key, self._compute_errors())
+            why = self._errors[1]
+            if isinstance(why, str) and why.startswith(str(s.dir)):  # a damaged file
+                self.app.notify(f"no worst-case errors: {why}", severity="warning",
+                                timeout=10)
         got = self._errors[1]
         return got if isinstance(got, list) else []
 

@@ -187,7 +187,7 @@ class WorkersMixin:
                     raise QnnError("the bit widths changed since the model was made; wait "
                                    "for the re-quantization or fine-tune (key f, pane 3).")
                 summary = core.build_and_verify(s.paths["run"], s.paths["build"],
-                                                s.project.variant)
+                                                s.variant)
             except Exception as e:  # noqa: BLE001
                 self._fail("build", e)
                 return
