@@ -2,7 +2,9 @@
 `add_parser(subparsers)`; its handler returns a JSON-able dict, printed as JSON with
 `--json` or through the module's `human(result)` otherwise.
 
-Errors the user can fix arrive as `QnnError` and are printed as one line, exit status 2.
+Errors the user can fix arrive as `QnnError` and are printed as one line, exit status 2;
+with `--json` (also for a bad command line) as one JSON object on stdout instead,
+{"error": cause, "hint": what to do, "command": ...}, with the same exit status.
 """
 
 from __future__ import annotations
@@ -13,11 +15,43 @@ import json
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 import cli.commands
 from common.errors import QnnError
 
 ORDER = ["sim", "train", "eval", "predict", "export", "build", "verify"]
+
+
+def split_hint(message: str) -> tuple[str, str]:
+    """A QnnError's "cause; what to do" as (cause, hint); hint "" when there is none."""
+    cause, sep, hint = message.partition("; ")
+    return (cause, hint) if sep else (message, "")
+
+
+def report_error(command: str | None, message: str, as_json: bool) -> None:
+    if as_json:
+        cause, hint = split_hint(message)
+        print(json.dumps({"error": cause, "hint": hint, "command": command}))
+        sys.stdout.flush()
+    else:
+        print(f"qnn{' ' + command if command else ''}: error: {message}", file=sys.stderr)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors come out as JSON when the command line asks for --json."""
+
+    json_errors = False
+    argv: list[str] = []
+
+    def error(self, message: str) -> NoReturn:
+        if Parser.json_errors:
+            words = [a for a in Parser.argv if not a.startswith("-")]
+            command = self.prog.split(" ", 1)[1] if " " in self.prog else \
+                (words[0] if words else None)
+            report_error(command, f"{message}; see `{self.prog} --help`.", True)
+            sys.exit(2)
+        super().error(message)
 
 
 def _command_modules() -> list[str]:
@@ -27,7 +61,7 @@ def _command_modules() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="qnn",
         description="Forward sensor model -> quantization-aware training -> integer-only C "
         "for the Cortex-M0. Run `qnn COMMAND --help` for each command.",
@@ -40,14 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    Parser.argv = list(sys.argv[1:] if argv is None else argv)
+    Parser.json_errors = "--json" in Parser.argv
     args = parser.parse_args(argv)
+    as_json = getattr(args, "json", False)
     try:
         result = args.func(args)
     except QnnError as e:
-        print(f"qnn {args.command}: error: {e}", file=sys.stderr)
+        report_error(args.command, str(e), as_json)
         return 2
     except KeyboardInterrupt:
-        print(f"qnn {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        report_error(args.command, "interrupted; nothing was written.", as_json)
         return 130
     try:
         print(json.dumps(result, indent=1) if getattr(args, "json", False) else args.human(result))
