@@ -92,8 +92,8 @@ class QnnApp(WorkersMixin, App):
             self.warm_up()
         if self.session.stale:
             self.run_training("requantize")
-        if self.session.created:  # a new project: its dataset is quick to make, make it
-            self.generate_data()
+        if self.session.created and not self.session.paths["dataset"].exists():
+            self.generate_data()  # a new project: its dataset is quick to make, make it
 
     def on_ready(self) -> None:
         self.painted = True
@@ -302,8 +302,9 @@ class QnnApp(WorkersMixin, App):
         (s.paths["build"] / SUMMARY).unlink(missing_ok=True)
         if m.kind != "requantize":
             s.history = [vars(p) for p in m.result.history]
-        self._record(lambda: record_training(s.paths["runs"], s.paths["run"] / "int_model.json",
-                                             s.int_model, m.metrics, m.kind))
+        self._record(lambda: record_training(s.paths["runs"], self.runs,
+                                             s.paths["run"] / "int_model.json", s.int_model,
+                                             m.metrics, m.kind))
         self.refresh_panes()
         if s.stale and self._requantize_timer is None:  # the bits moved on meanwhile
             self.bits_changed()
@@ -330,7 +331,8 @@ class QnnApp(WorkersMixin, App):
 
     def on_build_done(self, m: msg.BuildDone) -> None:
         s = self.session
-        self._record(lambda: record_build(s.paths["runs"], s.paths["run"] / "int_model.json",
+        self._record(lambda: record_build(s.paths["runs"], self.runs,
+                                          s.paths["run"] / "int_model.json",
                                           m.summary["build"].get("variant", s.variant),
                                           m.summary))
         self.pane(CodePane).built(m.summary)

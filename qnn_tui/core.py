@@ -186,9 +186,21 @@ def result_from_run(run: Path) -> Any:
     _, why = read_json(Path(run) / HISTORY, check_history)
     if why and why != "missing":
         raise QnnError(f"{Path(run) / HISTORY}: {why}; train again (t, pane 2).")
+    for name in (PARAMS, FLOAT_PARAMS):
+        path = Path(run) / name
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                [z[k] for k in z.files]
+        except FileNotFoundError:
+            raise QnnError(f"{path}: missing; train again (t, pane 2).") from None
+        except Exception as e:  # noqa: BLE001 - truncated, empty, pickled, not a zip...
+            raise QnnError(f"{path}: not a readable .npz ({type(e).__name__}); train again "
+                           "(t, pane 2).") from None
     try:
         result = load_result(run)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+    except QnnError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any other damage: one line, not a traceback
         raise QnnError(f"{run}: a file of the run folder is malformed ({type(e).__name__}: "
                        f"{e}); train again (t, pane 2).") from None
     sizes = list(result.spec.sizes)

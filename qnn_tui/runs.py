@@ -63,11 +63,12 @@ def _entry(metrics: dict[str, Any], model: Any, kind: str, digest: str) -> dict[
     }
 
 
-def record_training(path: Path, int_model_path: Path, model: Any, metrics: dict[str, Any],
-                    kind: str) -> list[dict[str, Any]]:
-    """Add the model just written to run/ (a re-quantization replaces an unbuilt
-    re-quantization before it: bit-width clicks are not history)."""
-    entries, _ = load_runs(path)
+def record_training(path: Path, entries: list[dict[str, Any]], int_model_path: Path,
+                    model: Any, metrics: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """`entries` (as loaded) with the model just written to run/, written to `path` (a
+    re-quantization replaces an unbuilt re-quantization before it: bit-width clicks are
+    not history)."""
+    entries = list(entries)
     digest = model_hash(int_model_path) or "?"
     last = entries[-1] if entries else None
     same_model = last is not None and last["model"] == digest
@@ -81,9 +82,9 @@ def record_training(path: Path, int_model_path: Path, model: Any, metrics: dict[
     return entries
 
 
-def record_build(path: Path, int_model_path: Path, variant: str,
-                 summary: dict[str, Any]) -> list[dict[str, Any]]:
-    entries, _ = load_runs(path)
+def record_build(path: Path, entries: list[dict[str, Any]], int_model_path: Path,
+                 variant: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = [dict(e) for e in entries]
     digest = model_hash(int_model_path)
     for e in reversed(entries):
         if e["model"] == digest:

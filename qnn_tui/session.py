@@ -101,9 +101,12 @@ class Session:
     def open(cls, d: str | Path) -> Session:
         opened = open_project(d)
         s = cls(opened.dir, opened.project, created=opened.created)
-        if opened.warning:
+        if opened.warning or opened.created:  # defaults: keep a trained model as it is
             kept = adopt_run(s.project, s.paths["run"])
-            s.warnings.append(opened.warning + (f" But {kept}." if kept else ""))
+            if opened.warning:
+                s.warnings.append(opened.warning + (f" But {kept}." if kept else ""))
+            elif kept:
+                s.warnings.append(f"{s.paths['project']} was missing: made it; {kept}.")
             if kept:
                 save_project(s.dir, s.project)
         s.load_artifacts()
@@ -139,6 +142,9 @@ class Session:
         """Pick up an earlier run folder and build (cheap: JSON only)."""
         run = self.paths["run"]
         if not (run / "int_model.json").is_file():
+            if run.is_dir() and any(run.iterdir()):
+                self.warnings.append(f"{run}: no int_model.json, so no model; train again "
+                                     "(t, pane 2).")
             return
         from qnn.run import HISTORY, METRICS, load_int_model
 

@@ -34,9 +34,15 @@ def make_trained(path: Path) -> Path:
     tiny_project(path, **TRAINED_BITS)
     project = open_project(path).project
     ds = core.generate_dataset(project, path / "dataset.npz")
+    from qnn_tui.runs import record_build, record_training
+
     for event in core.training(ds, project.train_config(), lambda: False):
         if isinstance(event, tuple):
-            core.finish(event[0], event[1], ds, path / "run", path / "dataset.npz")
+            metrics = core.finish(event[0], event[1], ds, path / "run", path / "dataset.npz")
+            runs = record_training(path / "runs.json", [], path / "run" / "int_model.json",
+                                   event[0].int_model, metrics, "train")
+            record_build(path / "runs.json", runs, path / "run" / "int_model.json",
+                         VARIANTS[0], FAKE_SUMMARY)
     (path / "build").mkdir()
     (path / "build" / SUMMARY).write_text(json.dumps(FAKE_SUMMARY))
     return path
