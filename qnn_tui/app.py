@@ -41,11 +41,13 @@ class QnnApp(WorkersMixin, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qnn-tui"
     BINDINGS = [
-        Binding("1", "show_tab('sim')", "Sim", show=False),
-        Binding("2", "show_tab('train')", "Train", show=False),
-        Binding("3", "show_tab('quant')", "Quant", show=False),
-        Binding("4", "show_tab('code')", "Code", show=False),
-        Binding("5", "show_tab('runs')", "Runs", show=False),
+        # priority: the tab changes (and takes the focus) before the next key is passed on,
+        # so "4" then "e" typed in one go exports (an Input still gets its digits)
+        Binding("1", "show_tab('sim')", "Sim", show=False, priority=True),
+        Binding("2", "show_tab('train')", "Train", show=False, priority=True),
+        Binding("3", "show_tab('quant')", "Quant", show=False, priority=True),
+        Binding("4", "show_tab('code')", "Code", show=False, priority=True),
+        Binding("5", "show_tab('runs')", "Runs", show=False, priority=True),
         # the panes' action keys also work from anywhere (shown in their pane's footer)
         Binding("g", "generate", "generate", show=False),
         Binding("t", "train", "train", show=False),
@@ -108,10 +110,15 @@ class QnnApp(WorkersMixin, App):
         return self.query_one(cls)
 
     def focus_pane(self, tab_id: str) -> None:
+        """Focus the pane's first box at once, so that its keys work even when pressed in
+        the same instant as the tab's number (before a scroll box knows it can scroll, the
+        pane itself takes the focus)."""
         pane = self.query_one(f"#{tab_id}-pane")
         focusable = [w for w in pane.query("*") if w.focusable]
         if focusable:
             focusable[0].focus()
+        elif pane.can_focus:
+            pane.focus()
 
     def refresh_panes(self) -> None:
         for cls in PANES:
@@ -223,7 +230,15 @@ class QnnApp(WorkersMixin, App):
         self.note = "stopping after this epoch..."
         self.refresh_status()
 
+    def training_runs(self) -> bool:
+        """A training or fine-tune (not a re-quantization) is running, not yet replaced."""
+        return any(name == "training" and not replaced for name, replaced in self.running())
+
     def action_finetune(self) -> None:
+        if self.training_runs():
+            self.notify("a training is running: let it finish, or stop it (x) first.",
+                        severity="warning", timeout=4)
+            return
         self.action_show_tab("quant")
         self.session.history = []
         train = self.pane(TrainPane)
@@ -255,12 +270,16 @@ class QnnApp(WorkersMixin, App):
             self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
 
     def _requantize(self) -> None:
+        """Re-quantize now, unless a training runs: its end re-quantizes (on_train_done)
+        rather than a bit change throwing the training away."""
         self._requantize_timer = None
-        if self.session.stale:
+        if self.session.stale and not self.training_runs():
             self.run_training("requantize")
 
     # ---- messages from workers ------------------------------------------------------------
     def on_busy_changed(self, m: msg.BusyChanged) -> None:
+        if self.session.stale and self._requantize_timer is None and not self.busy:
+            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
         names = self.busy.values()
         train = self.pane(TrainPane)
         if "training" not in names and train.state != "idle":
@@ -307,16 +326,15 @@ class QnnApp(WorkersMixin, App):
                                              m.metrics, m.kind))
         self.refresh_panes()
         if s.stale and self._requantize_timer is None:  # the bits moved on meanwhile
-            self.bits_changed()
+            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
         now = figures.best_mse(m.metrics)
         if m.kind == "requantize":
             self.note = f"re-quantized: {now} (f fine-tunes)"
         elif m.kind == "finetune" and m.before:
-            before = figures.best_mse(m.before, short=True)
-            self.notify(f"fine-tuned: {before} -> {figures.best_mse(m.metrics, short=True)}",
-                        timeout=8)
-            self.pane(QuantPane).note = (f"fine-tune: {before} -> "
-                                         f"{figures.best_mse(m.metrics, short=True)}")
+            change = (f"fine-tune: {figures.best_mse(m.before, short=True)} -> "
+                      f"{m.metrics['mse_int']:.4f}")
+            self.notify(change, timeout=8)
+            self.pane(QuantPane).note = change
             self.pane(QuantPane).refresh_status()
         else:
             stopped = " (stopped early)" if m.result.stopped else ""

@@ -62,7 +62,7 @@ def report_text(summary: dict[str, Any], clock_mhz: float) -> Text:
                style="bold")
     out.append("OK\n" if exact else "MISMATCH\n", style="green" if exact else "bold red")
     out.append(f"cycles/inference: min {c['min']:,}, mean {c['mean']:,.0f}, max {c['max']:,} "
-               f"({v['cycles_per_mac']:.2f}/MAC); peak stack {v['peak_stack']} B\n")
+               f"({v['cycles_per_mac']:.2f}/MAC); stack {v['peak_stack']} B\n")
     out.append(f"at {clock_mhz:g} MHz (k sets the clock): {microseconds(c['mean'], clock_mhz)} "
                f"per inference (worst {microseconds(c['max'], clock_mhz)})", style="bold")
     slow = v.get("cycles_slow_multiply")
@@ -101,7 +101,7 @@ def usage_example(model: Any, prefix: str = "qnn", cycles: float | None = None,
     return "\n".join(lines)
 
 
-class CodePane(Vertical):
+class CodePane(Vertical, can_focus=True):
     BINDINGS = [
         Binding("b", "app.build", "build + verify"),
         Binding("v", "variant", "variant"),

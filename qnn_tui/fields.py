@@ -125,10 +125,14 @@ class FieldTable(DataTable):
             super().__init__()
             self.label = label
 
-    def __init__(self, fields: list[Field], project: Callable[[], Project], **kw: Any) -> None:
+    def __init__(self, fields: list[Field] | Callable[[Project], list[Field]],
+                 project: Callable[[], Project], **kw: Any) -> None:
+        """`fields`: a list, or a function of the project (the simulator's settings depend
+        on its forward model)."""
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
-        self.fields = fields
+        self.fields_of = fields if callable(fields) else (lambda _p, f=fields: f)
         self.project = project
+        self.fields = self.fields_of(project())
 
     def on_mount(self) -> None:
         self.add_columns("setting", "value")
@@ -145,6 +149,7 @@ class FieldTable(DataTable):
         row = self.cursor_row
         self.clear()
         p = self.project()
+        self.fields = self.fields_of(p)
         for f in self.fields:
             self.add_row(*plain(f.label, f.text(p)))
         if self.row_count:

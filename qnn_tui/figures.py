@@ -97,16 +97,23 @@ def fmt_rmse(rmse: dict[str, Any]) -> list[tuple[str, str]]:
 
 # ---- what a figure is, said with it ---------------------------------------------------------
 def best_mse(m: dict[str, Any] | None, short: bool = False) -> str:
-    """The figure of merit of a training, named: the integer model kept (its epoch), on the
-    validation split, normalised MSE; and the float baseline (the float net before QAT)."""
+    """The figure of merit of a model, named: normalised MSE of the integer model on the
+    validation rows, which model (the best epoch kept, or a re-quantization), and the float
+    baseline (the float network before QAT)."""
     if not m or not isinstance(m.get("mse_int"), int | float):
         return "no figures"
     if short:
         return f"val MSE int {m['mse_int']:.4f}"
-    epoch = f" (epoch {m['best_epoch']})" if m.get("best_epoch") else ""
-    rows = f" {m['val_rows']:,} rows" if m.get("val_rows") else ""
-    return (f"best integer model{epoch}, validation{rows}: normalised MSE "
-            f"{m['mse_int']:.4f} (float baseline {m['mse_float']:.4f})")
+    parts = []
+    if m.get("kind") == "requantize":
+        parts.append("re-quantized")
+    elif m.get("best_epoch"):
+        parts.append(f"best epoch {m['best_epoch']}"
+                     + (f"/{m['epochs']}" if m.get("epochs") else ""))
+    if m.get("val_rows"):
+        parts.append(f"{m['val_rows']:,} rows")
+    which = f" ({', '.join(parts)})" if parts else ""
+    return f"val MSE int {m['mse_int']:.4f}{which}; float baseline {m['mse_float']:.4f}"
 
 
 def microseconds(cycles: float, mhz: float) -> str:

@@ -79,6 +79,8 @@ class QuantPane(Vertical):
         which = "weight" if self.kind == "w" else "activation"
         if s.int_model is None:
             text = "no trained model yet: train in pane 2 (key 2, then t)"
+        elif s.stale and self.app.training_runs():
+            text = "the bit widths changed: re-quantized when the training ends"
         elif s.stale:
             text = "re-quantizing at the new widths..."
         else:

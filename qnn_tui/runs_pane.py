@@ -14,8 +14,8 @@ from qnn_tui.fields import plain
 from qnn_tui.figures import microseconds
 from qnn_tui.runs import current
 
-COLUMNS = ("", "#", "when", "made by", "sizes", "w bits", "a bits", "val MSE int", "variant",
-           "flash B", "cycles", "µs", "RMSE per output")
+COLUMNS = ("", "#", "made by", "w bits", "a bits", "val MSE", "variant", "flash B", "cycles",
+           "µs", "sizes", "when", "RMSE per output (int model, validation rows)")
 
 
 def _bits(v: Any) -> str:
@@ -51,19 +51,19 @@ class RunsPane(Vertical):
             rmse = "  ".join(f"{n} {v[0]:.3g} {v[1]}" for n, v in e.get("rmse", {}).items()
                              if isinstance(v, list) and len(v) == 2
                              and isinstance(v[0], int | float))
-            base = [mark, str(i + 1), str(e.get("time", ""))[5:16], str(e.get("kind", "")),
-                    "-".join(map(str, e.get("sizes", []))), _bits(e.get("w_bits")),
+            base = [mark, str(i + 1), str(e.get("kind", "")), _bits(e.get("w_bits")),
                     _bits(e.get("a_bits")), _mse(e.get("val_mse_int"))]
+            tail = ["-".join(map(str, e.get("sizes", []))), str(e.get("time", ""))[5:16], rmse]
             builds = e.get("builds") or {"": {}}
             for variant, b in builds.items():
                 cyc = b.get("cycles") if isinstance(b, dict) else None
                 flash = b.get("flash") if isinstance(b, dict) else None
                 t.add_row(*plain(*base, variant or "-",
-                          f"{flash:,}" if isinstance(flash, int) else "-",
-                          f"{cyc:,.0f}" if isinstance(cyc, int | float) else "-",
-                          microseconds(cyc, mhz) if isinstance(cyc, int | float) else "-",
-                          rmse))
-                base = [mark, "", "", "", "", "", "", ""]
+                                 f"{flash:,}" if isinstance(flash, int) else "-",
+                                 f"{cyc:,.0f}" if isinstance(cyc, int | float) else "-",
+                                 microseconds(cyc, mhz) if isinstance(cyc, int | float)
+                                 else "-", *tail))
+                base = [mark] + [""] * 5
         if t.row_count:
             t.move_cursor(row=t.row_count - 1)
         self.query_one("#runs-status", Static).update(

@@ -119,8 +119,7 @@ class SimPane(DeferredPlot, Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="sim-top"):
-            yield FieldTable(sim_fields(self.session.project), lambda: self.session.project,
-                             id="sim-fields")
+            yield FieldTable(sim_fields, lambda: self.session.project, id="sim-fields")
             with Vertical(id="sim-pose-box"):
                 yield PoseTable(cursor_type="row", id="sim-pose")
         with VerticalScroll(id="sim-plot-box"):
@@ -159,15 +158,13 @@ class SimPane(DeferredPlot, Vertical):
         self.app.autosave()
 
     def refresh_all(self) -> None:
-        table = self.query_one(FieldTable)
-        table.fields = sim_fields(self.session.project)  # the model may have changed
-        table.refill()
+        self.query_one(FieldTable).refill()
         ident = core.identifiability(self.session.project)
         self.query_one("#sim-ident", Static).update(
-            f"identifiability ({ident['n']} poses): >= {ident['min_singular_value']:.0f} "
-            f"counts per half-range (?: help), noise "
-            f"{100 * ident['worst_resolution_fraction']:.2g} % of that; "
-            f"{100 * ident['saturated_fraction']:.1f} % saturated")
+            f"identifiability ({ident['n']} poses, seed {self.session.project.seed}): >= "
+            f"{ident['min_singular_value']:.0f} counts per pose half-range in the weakest "
+            f"direction (? explains), noise {100 * ident['worst_resolution_fraction']:.2g} % "
+            f"of it; {100 * ident['saturated_fraction']:.1f} % saturated")
         self.refresh_setting()
         self.refresh_pose()
         self.refresh_data()

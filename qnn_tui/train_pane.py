@@ -38,7 +38,7 @@ def _step_batch(p, d):
 
 
 TRAIN_FIELDS = [
-    Field("epochs float, qat, int", lambda p: p.epochs, _set_epochs),
+    Field("epochs float/qat/int", lambda p: p.epochs, _set_epochs),
     Field("fine-tune qat epochs", lambda p: p.epochs_finetune,
           lambda p, t: setattr(p, "epochs_finetune", int(t)),
           lambda p, d: setattr(p, "epochs_finetune", max(0, p.epochs_finetune + d))),

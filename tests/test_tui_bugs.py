@@ -120,12 +120,11 @@ def test_bit_changes_in_a_burst_start_few_requantizations(trained, tmp_path):
         app.run_training = lambda kind="train": (started.append(kind), run(kind))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("3")
-            for k in ["minus", "minus", "plus", "minus"] * 5:
+            for k in ["minus", "minus", "plus", "minus"] * 5:  # as fast as keys come
                 key(app, k)
-                await asyncio.sleep(0.005)
             await wait_for(pilot, lambda: started and not app.running()
                            and not app.session.stale, 120, "the re-quantization")
-            assert 1 <= len(started) <= 3, started  # not one per change: 20 changes
+            assert 1 <= len(started) <= 5, started  # not one per change: 20 changes
             assert app.session.project.w_bits == [2, 4, 8]  # 7 -1 -1 +1 -1 ..., clamped at 2
             assert [layer.w_bits for layer in app.session.int_model.layers] == [2, 4, 8]
 

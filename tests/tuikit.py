@@ -77,9 +77,16 @@ async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition")
 
 
 def text_of(app, selector: str) -> str:
+    """The text a Static shows (markup, Rich Text or a Syntax), as plain text."""
+    from rich.console import Console
     from textual.widgets import Static
 
-    return str(app.query_one(selector, Static).render())
+    content = app.query_one(selector, Static).content
+    if isinstance(content, str):
+        return str(app.query_one(selector, Static).render())
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(content)
+    return console.export_text()
 
 
 class App(QnnApp):
