@@ -173,8 +173,7 @@ def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> s
         except Exception:  # noqa: BLE001 - an estimate is optional
             text = ""
     if not text:
-        text = (f"tables ~{total_flash(model):,} B flash (a byte per weight, a word per "
-                "channel; without code)")
+        text = f"tables ~{total_flash(model):,} B (1 B/weight, 1 word/channel)"
     if build and build.get("build", {}).get("variant") == variant:
-        text += f"; built {variant}: {build['verify']['inference_flash']:,} B flash measured"
+        text += f"; built {variant}: {build['verify']['inference_flash']:,} B flash"
     return text

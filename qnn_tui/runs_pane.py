@@ -66,8 +66,9 @@ class RunsPane(Vertical):
                 base = [mark] + [""] * 5
         if t.row_count:
             t.move_cursor(row=t.row_count - 1)
+        plural = "s" if len(entries) != 1 else ""
         self.query_one("#runs-status", Static).update(
-            f"{len(entries)} models made in this project (kept in {s.paths['runs'].name}); "
-            f"▶ marks the one in run/. val MSE: normalised, validation rows; µs at "
-            f"{mhz:g} MHz (k in pane 4)" if entries else
+            f"{len(entries)} model{plural} made in this project (kept in "
+            f"{s.paths['runs'].name}); ▶ marks the one in run/. val MSE: normalised, "
+            f"validation rows; µs at {mhz:g} MHz (k in pane 4)" if entries else
             "no runs yet: each training, fine-tune and build is recorded here.")

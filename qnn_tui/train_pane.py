@@ -123,11 +123,11 @@ class TrainPane(DeferredPlot, Vertical):
             lines.append(f"this epoch's validation MSE: {now}")
         elif s.metrics:
             lines.append(figures.best_mse(s.metrics))
-            lines.append("table: that model on the validation rows, in output units "
-                         "(float: the baseline)")
+            lines.append("table: that model on the validation rows, in output units; "
+                         "float = baseline")
         else:
             lines.append("idle: press t to train on the dataset of pane 1 (the default "
-                         "project takes ~30 s)")
+                         "project: ~30 s)")
         self.query_one("#train-status", Static).update("\n".join(lines))
 
     def refresh_rmse(self) -> None:
