@@ -37,6 +37,17 @@ PANES = tuple(cls for _, cls in TABS.values())
 REQUANTIZE_AFTER = 0.15  # s of quiet after the last bit-width change before re-quantizing
 
 
+class PaneTabs(TabbedContent):
+    """TabbedContent that follows the focus only while it is still there: tab keys typed
+    fast (2 then 3) would otherwise have the first pane's late focus event switch back."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors_with_self:
+            event.stop()
+            event.prevent_default()  # Textual would call TabbedContent's handler too
+
+
 class QnnApp(WorkersMixin, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qnn-tui"
@@ -76,7 +87,7 @@ class QnnApp(WorkersMixin, App):
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="tabs"):
+        with PaneTabs(id="tabs"):
             for tab_id, (title, cls) in TABS.items():
                 with TabPane(title, id=tab_id):
                     yield cls(self.session, id=f"{tab_id}-pane")
@@ -113,6 +124,8 @@ class QnnApp(WorkersMixin, App):
         """Focus the pane's first box at once, so that its keys work even when pressed in
         the same instant as the tab's number (before a scroll box knows it can scroll, the
         pane itself takes the focus)."""
+        if self.query_one(TabbedContent).active != tab_id:
+            return  # a later tab key won: focusing here would switch back to this tab
         pane = self.query_one(f"#{tab_id}-pane")
         focusable = [w for w in pane.query("*") if w.focusable]
         if focusable:

@@ -259,3 +259,24 @@ def test_screenshot_goes_into_the_project_folder(tmp_path, monkeypatch):
     asyncio.run(body())
     shots = list((tmp_path / "proj" / "screenshots").glob("*.svg"))
     assert len(shots) == 1 and "<svg" in shots[0].read_text()[:500]
+
+
+def test_tab_keys_typed_in_one_go_land_on_the_last_tab(tmp_path):
+    """Keys as a terminal delivers them when typed fast: the last tab wins and holds the
+    focus (a late focus event of an earlier tab used to switch back)."""
+    from textual.widgets import TabbedContent
+
+    async def body():
+        app = App(tmp_path / "proj", warm_up=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            for keys in ["23", "12", "231", "5432", "41", "24", "3"]:
+                for k in keys:
+                    key(app, k)
+                await pilot.pause(0.3)
+                tab = {"1": "sim", "2": "train", "3": "quant", "4": "code", "5": "runs"}[keys[-1]]
+                assert app.query_one(TabbedContent).active == tab, keys
+                assert app.focused is not None
+                assert app.query_one(f"#{tab}-pane") in app.focused.ancestors_with_self, keys
+
+    asyncio.run(body())
