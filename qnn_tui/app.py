@@ -259,6 +259,10 @@ class QnnApp(WorkersMixin, App):
         self.run_training("finetune")
 
     def action_build(self) -> None:
+        if self.training_runs():
+            self.notify("a training is running: its model replaces the current one, so build "
+                        "when it ends (or stop it with x).", severity="warning", timeout=5)
+            return
         self.action_show_tab("code")
         self.run_build()
 

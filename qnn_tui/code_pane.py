@@ -155,7 +155,7 @@ class CodePane(Vertical, can_focus=True):
                 return
             p.clock_mhz = mhz
             self.app.autosave()
-            self.refresh_all()
+            self.app.refresh_panes()  # the runs pane shows µs too
 
         self.app.push_screen(EditScreen("M0 clock in MHz (for µs per inference)",
                                         f"{p.clock_mhz:g}"), done)

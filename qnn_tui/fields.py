@@ -61,7 +61,7 @@ class EditScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
     DEFAULT_CSS = """
     EditScreen { align: center middle; }
-    EditScreen > Vertical { width: 60; height: auto; border: round $accent; padding: 0 1;
+    EditScreen > Vertical { width: 76; height: auto; border: round $accent; padding: 0 1;
                             background: $surface; }
     """
 
