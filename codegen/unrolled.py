@@ -1,0 +1,112 @@
+"""The statements of the unrolled variant: one per nonzero weight, outputs two at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codegen.ctext import c_int, c_type, c_uint
+from codegen.plan import Layer
+from qnn.intmodel import IntModel, rnd
+from qnn.overflow import dot_range
+
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+
+
+def mac(acc: str, w: int, x: str, unsigned: bool = False) -> str | None:
+    """`acc += w * x` as C, the sign in the operator; None for a zero weight.
+
+    >>> mac("s0", -127, "a0[0]"), mac("s0", 1, "a0[1]"), mac("s1", 0, "a0[2]")
+    ('s0 -= 127 * a0[0];', 's0 += a0[1];', None)
+    >>> mac("s0", 196603, "a1[3]", unsigned=True)
+    's0 += 196603u * a1[3];'
+    """
+    if w == 0:
+        return None
+    op = "+=" if w > 0 else "-="
+    m = abs(w)
+    if m == 1:
+        return f"{acc} {op} {x};"
+    return f"{acc} {op} {m}{'u' if unsigned else ''} * {x};"
+
+
+@dataclass
+class Block:
+    rows: list[int]
+    lanes: bool = False  # two rows in one sum: W[r1] * 2^16 + W[r0]
+    lines: list[str] = field(default_factory=list)
+
+
+def lanes_fit(layer: Layer, r0: int, r1: int) -> bool:
+    """Whether rows r0 and r1 may share one sum: every partial sum of each lane, for inputs
+    in [0, in_span], within int16 (qnn.overflow.dot_range)."""
+    for r in (r0, r1):
+        lo, hi = dot_range(layer.src.weights[r], 0, layer.in_span)
+        if lo < INT16_MIN or hi > INT16_MAX:
+            return False
+    return True
+
+
+def _store(layer: Layer, i: int, s: str, dst: str) -> str:
+    L = layer.src
+    call = (f"requantize({s}, {int(L.multiplier[i])}u, {c_uint(layer.folded_constant(i))}, "
+            f"{int(L.shift[i])}, {c_int(L.lo)}, {c_int(L.hi)})")
+    if layer.last:
+        return f"out[{i}] = (int16_t){call};"
+    ctype = c_type(0, layer.span)
+    tail = f" - ({c_int(L.lo)})" if L.lo else ""
+    return f"{dst}[{i}] = ({ctype})({call}{tail});"
+
+
+def needed(model: IntModel) -> list[list[bool]]:
+    """Which values each stage must compute: [inputs, layer 1 outputs, ...]. An activation
+    that no nonzero weight of a needed output reads is never computed (nor stored)."""
+    need = [[True] * model.n_out]
+    for L in reversed(model.layers):
+        rows = L.weights[np.array(need[0])]
+        need.insert(0, [bool(v) for v in np.any(rows != 0, axis=0)])
+    return need
+
+
+def blocks(layer: Layer, src: str, dst: str, pair_lanes: bool, need: list[bool]) -> list[Block]:
+    """The statements of one layer, two outputs per block (each input loaded once for both);
+    with `pair_lanes`, two rows share each multiply wherever the lanes fit. Only the `need`ed
+    outputs are computed."""
+    W = layer.src.weights
+    todo = [i for i in range(layer.n_out) if need[i]]
+    out = []
+    for q0 in range(0, len(todo), 2):
+        rows = todo[q0:q0 + 2]
+        r0 = rows[0]
+        if pair_lanes and len(rows) == 2 and lanes_fit(layer, rows[0], rows[1]):
+            b = Block(rows, lanes=True, lines=["s0 = 0;"])
+            for j in range(layer.n_in):
+                line = mac("s0", int(W[rows[1], j]) * 65536 + int(W[r0, j]), f"{src}[{j}]",
+                           unsigned=True)
+                if line:
+                    b.lines.append(line)
+            b.lines += ["s1 = (uint32_t)((int32_t)(s0 << 16) >> 16); /* the low lane */",
+                        "s0 = (uint32_t)((int32_t)(s0 - s1) >> 16);   /* the high lane */",
+                        _store(layer, r0, "s1", dst), _store(layer, rows[1], "s0", dst)]
+            out.append(b)
+            continue
+        b = Block(rows, lines=[" ".join(f"s{q} = 0;" for q in range(len(rows)))])
+        for j in range(layer.n_in):
+            for q, r in enumerate(rows):
+                line = mac(f"s{q}", int(W[r, j]), f"{src}[{j}]")
+                if line:
+                    b.lines.append(line)
+        b.lines += [_store(layer, r, f"s{q}", dst) for q, r in enumerate(rows)]
+        out.append(b)
+    return out
+
+
+def input_rows(model: IntModel, need: list[bool]) -> list[dict]:
+    """The input map as requantize() arguments: (in * m + (rnd(s) - zero * m)) >> s."""
+    im = model.input_map
+    rows = []
+    for j in (j for j in range(model.n_in) if need[j]):
+        m, s, z = int(im.multiplier[j]), int(im.shift[j]), int(im.zero_point[j])
+        rows.append({"j": j, "m": m, "s": s, "c": c_uint(int(rnd(s)) - z * m)})
+    return rows
