@@ -102,11 +102,12 @@ def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
         blocks = unrolled.blocks(L, f"a{L.k - 1}", dst, L.src.w_bits <= 4, need[L.k])
         views.append({"k": L.k, "n_in": L.n_in, "n_out": L.n_out, "w_bits": L.src.w_bits,
                       "blocks": blocks})
-    two = any(len(b.rows) == 2 for v in views for b in v["blocks"])
+    two = max(len(b.units) for v in views for b in v["blocks"])
+    lanes = any(b.lanes for v in views for b in v["blocks"])
     return _ENV.get_template("unrolled.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, unrolled variant.",
         layers=views, buffers=buffers, input_rows=unrolled.input_rows(model, need[0]),
-        sums="s0, s1" if two else "s0")
+        sums=", ".join(f"s{q}" for q in range(two)) + (", t" if lanes else ""))
 
 
 # --- public API --------------------------------------------------------------------------

@@ -33,9 +33,12 @@ def mac(acc: str, w: int, x: str, unsigned: bool = False) -> str | None:
 
 @dataclass
 class Block:
-    rows: list[int]
-    lanes: bool = False  # two rows in one sum: W[r1] * 2^16 + W[r0]
+    units: list[list[int]]  # one sum per unit: a row, or two rows sharing it (lanes)
     lines: list[str] = field(default_factory=list)
+
+    @property
+    def lanes(self) -> bool:
+        return any(len(u) == 2 for u in self.units)
 
 
 def lanes_fit(layer: Layer, r0: int, r1: int) -> bool:
@@ -69,35 +72,45 @@ def needed(model: IntModel) -> list[list[bool]]:
     return need
 
 
+def _units(layer: Layer, rows: list[int], pair_lanes: bool) -> list[list[int]]:
+    """Rows in order, consecutive ones paired into one sum wherever their lanes fit."""
+    units: list[list[int]] = []
+    k = 0
+    while k < len(rows):
+        if pair_lanes and k + 1 < len(rows) and lanes_fit(layer, rows[k], rows[k + 1]):
+            units.append([rows[k], rows[k + 1]])
+            k += 2
+        else:
+            units.append([rows[k]])
+            k += 1
+    return units
+
+
 def blocks(layer: Layer, src: str, dst: str, pair_lanes: bool, need: list[bool]) -> list[Block]:
-    """The statements of one layer, two outputs per block (each input loaded once for both);
-    with `pair_lanes`, two rows share each multiply wherever the lanes fit. Only the `need`ed
-    outputs are computed."""
+    """The statements of one layer: two sums (s0, s1) per block, each input loaded once for
+    both; with `pair_lanes`, a sum carries two rows wherever their lanes fit (weight pair
+    W[r1][j] * 2^16 + W[r0][j]). Only the `need`ed outputs are computed."""
     W = layer.src.weights
-    todo = [i for i in range(layer.n_out) if need[i]]
+    units = _units(layer, [i for i in range(layer.n_out) if need[i]], pair_lanes)
     out = []
-    for q0 in range(0, len(todo), 2):
-        rows = todo[q0:q0 + 2]
-        r0 = rows[0]
-        if pair_lanes and len(rows) == 2 and lanes_fit(layer, rows[0], rows[1]):
-            b = Block(rows, lanes=True, lines=["s0 = 0;"])
-            for j in range(layer.n_in):
-                line = mac("s0", int(W[rows[1], j]) * 65536 + int(W[r0, j]), f"{src}[{j}]",
-                           unsigned=True)
-                if line:
-                    b.lines.append(line)
-            b.lines += ["s1 = (uint32_t)((int32_t)(s0 << 16) >> 16); /* the low lane */",
-                        "s0 = (uint32_t)((int32_t)(s0 - s1) >> 16);   /* the high lane */",
-                        _store(layer, r0, "s1", dst), _store(layer, rows[1], "s0", dst)]
-            out.append(b)
-            continue
-        b = Block(rows, lines=[" ".join(f"s{q} = 0;" for q in range(len(rows)))])
+    per_block = 4 if any(len(u) == 2 for u in units) else 2
+    for u0 in range(0, len(units), per_block):
+        b = Block(units[u0:u0 + per_block])
+        b.lines.append(" ".join(f"s{q} = 0;" for q in range(len(b.units))))
         for j in range(layer.n_in):
-            for q, r in enumerate(rows):
-                line = mac(f"s{q}", int(W[r, j]), f"{src}[{j}]")
+            for q, unit in enumerate(b.units):
+                w = int(W[unit[0], j]) + (int(W[unit[1], j]) * 65536 if len(unit) == 2 else 0)
+                line = mac(f"s{q}", w, f"{src}[{j}]", unsigned=len(unit) == 2)
                 if line:
                     b.lines.append(line)
-        b.lines += [_store(layer, r, f"s{q}", dst) for q, r in enumerate(rows)]
+        for q, unit in enumerate(b.units):
+            if len(unit) == 2:
+                b.lines += [f"t = (uint32_t)((int32_t)(s{q} << 16) >> 16);"
+                            f"    /* row {unit[0]}: the low lane */",
+                            _store(layer, unit[0], "t", dst),
+                            f"s{q} = (uint32_t)((int32_t)(s{q} - t) >> 16);"
+                            f" /* row {unit[1]}: the high lane */"]
+            b.lines.append(_store(layer, unit[-1], f"s{q}", dst))
         out.append(b)
     return out
 
