@@ -79,12 +79,13 @@ def _pad(values, n: int) -> list[int]:
 
 
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    layers = plan.loop_layers(model)
+    p = plan.loop_plan(model)
+    layers = p.layers
     im = model.input_map
     width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
-        layers=layers, types=plan.table_types(model), fmt_doc=_FMT_DOC, pad=_pad,
+        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad,
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
         zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
         n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)

@@ -18,7 +18,7 @@ import numpy as np
 from codegen.ctext import INT32_MAX, c_type
 from common.errors import QnnError
 from qnn.intmodel import IntLayer, IntModel, rnd
-from qnn.overflow import dot_range, layer_ranges
+from qnn.overflow import dot_range, fits_int32, layer_ranges, requant_range
 
 # Weight storage of the loop variant, by weight bits: (name, weights per byte, offset)
 FORMATS = {8: ("byte", 1, 128), 4: ("nibble", 2, 8), 2: ("crumb", 4, 2)}
@@ -51,6 +51,7 @@ class Layer:
     last: bool
     fmt: int = 8  # loop variant: container bits of a weight (8, 4 or 2)
     tiles: list[int] = field(default_factory=list)  # loop variant: the weight bytes
+    multiplier: list[int] | None = None  # loop variant: rescaled to one shift, if exact
 
     @property
     def lo(self) -> int:
@@ -124,13 +125,35 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
     return out
 
 
+def one_shift(layer: IntLayer, acc_lo: list[int], acc_hi: list[int]) -> list[int] | None:
+    """The multipliers rescaled to the layer's largest shift n: M_i * 2^(n - n_i), or None
+    when that is not exact. It is exact when every n_i >= 1 (then rnd(n_i) * 2^(n - n_i) =
+    rnd(n)) and the rescaled product acc * M + rnd(n) still fits int32 (qnn.overflow).
+
+    >>> L = IntLayer(np.zeros((2, 1)), np.zeros(2), np.array([3, 5]), np.array([2, 4]), 0, 1,
+    ...              8, 8)
+    >>> one_shift(L, [-10, -10], [10, 10]), one_shift(L, [-2**28] * 2, [0, 0])
+    ([12, 5], None)
+    """
+    shifts = [int(v) for v in layer.shift]
+    n = max(shifts)
+    if min(shifts) < 1 and min(shifts) != n:
+        return None
+    mults = [int(m) << (n - s) for m, s in zip(layer.multiplier, shifts, strict=True)]
+    for m, lo, hi in zip(mults, acc_lo, acc_hi, strict=True):
+        if not fits_int32(*requant_range(lo, hi, m, n)):
+            return None
+    return mults
+
+
 def loop_layers(model: IntModel) -> list[Layer]:
     """Layers with the loop variant's weight tiles, checked to fit its int32 sums: the raw sums
     add products of stored bytes (<= 255) and stored inputs (<= span), all >= 0."""
     out = layers(model)
-    for layer in out:
+    for layer, r in zip(out, layer_ranges(model), strict=True):
         layer.fmt = weight_format(layer.src.w_bits)
         layer.tiles = tiles(layer.src.weights, layer.fmt)
+        layer.multiplier = one_shift(layer.src, r.acc_lo, r.acc_hi)
         raw = dot_range([255] * layer.n_in_pad, 0, layer.in_span)[1]
         correction = layer.offset * dot_range([1] * layer.n_in_pad, 0, layer.in_span)[1]
         if max(raw, correction) > INT32_MAX:
@@ -140,25 +163,40 @@ def loop_layers(model: IntModel) -> list[Layer]:
     return out
 
 
-def table_types(model: IntModel) -> dict[str, str]:
-    """C types shared by every layer's tables (one dense() reads them all)."""
-    mults = [int(v) for L in model.layers for v in L.multiplier]
-    mults += [int(v) for v in model.input_map.multiplier]
-    return {"multiplier": c_type(0, max(mults)).replace("int32_t", "uint32_t"),
-            "shift": "uint8_t", "bias": "int32_t", "weights": "uint8_t"}
+@dataclass
+class LoopPlan:
+    """Everything the loop variant's template needs besides the model itself."""
+
+    layers: list[Layer]
+    one_shift: bool  # every layer's multipliers rescaled to one shift (no shift tables)
+    input_multiplier: str  # C type of the input map's multipliers
+    multiplier: str  # C type of the layers' multipliers
+
+
+def _utype(values: list[int]) -> str:
+    return c_type(0, max(values)).replace("int32_t", "uint32_t")
+
+
+def loop_plan(model: IntModel) -> LoopPlan:
+    ls = loop_layers(model)
+    one = all(L.multiplier is not None for L in ls)
+    mults = [v for L in ls for v in (L.multiplier if one else L.src.multiplier)]
+    return LoopPlan(ls, one, _utype([int(v) for v in model.input_map.multiplier]),
+                    _utype([int(v) for v in mults]))
 
 
 def loop_table_bytes(model: IntModel) -> dict[str, int]:
     """Bytes of each table the loop variant writes (flash), by name."""
-    types = table_types(model)
-    size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "int32_t": 4}
+    p = loop_plan(model)
+    size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
     n_in = model.n_in
-    out = {"input_zero_point": 2 * n_in, "input_multiplier": size[types["multiplier"]] * n_in,
+    out = {"input_zero_point": 2 * n_in, "input_multiplier": size[p.input_multiplier] * n_in,
            "input_shift": n_in}
-    for layer in loop_layers(model):
+    for layer in p.layers:
         k, n = layer.k, layer.n_out_pad
-        out[f"layer{k}_weights"] = len(layer.tiles)
+        out[f"layer{k}_weights"] = len(layer.tiles) * (2 if layer.fmt == 8 else 1)
         out[f"layer{k}_bias"] = 4 * n
-        out[f"layer{k}_multiplier"] = size[types["multiplier"]] * n
-        out[f"layer{k}_shift"] = n
+        out[f"layer{k}_multiplier"] = size[p.multiplier] * n
+        if not p.one_shift:
+            out[f"layer{k}_shift"] = n
     return out
