@@ -98,14 +98,14 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
     """The loop variant's weight bytes: 2x2 tiles (rows i, i+1; columns j, j+1), in row-pair
     order, each weight stored offset-binary (W + offset >= 0); odd sizes padded with W = 0.
 
-    byte (8):   2 halfwords  W[i][j] | W[i+1][j] << 8,  W[i][j+1] | W[i+1][j+1] << 8
+    byte (8):   4 bytes  W[i][j], W[i+1][j], W[i][j+1], W[i+1][j+1]
     nibble (4): 2 bytes  W[i][j] | W[i+1][j] << 4,  W[i][j+1] | W[i+1][j+1] << 4
     crumb (2):  1 byte   W[i][j] | W[i+1][j] << 2 | W[i][j+1] << 4 | W[i+1][j+1] << 6
 
     >>> tiles(np.array([[1, -1], [0, -2]]), 8), tiles(np.array([[1, -1], [0, -2]]), 4)
-    ([32897, 32383], [137, 103])
+    ([129, 128, 127, 126], [137, 103])
     >>> tiles(np.array([[1, -1], [0, -2]]), 2), tiles(np.array([[1], [0], [-1]]), 8)
-    ([27], [32897, 32896, 32895, 32896])
+    ([27], [129, 128, 128, 128, 127, 128, 128, 128])
     """
     _, per_byte, offset = FORMATS[fmt]
     n_out, n_in = W.shape
@@ -117,7 +117,7 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
         for j in range(0, P.shape[1], 2):
             t = [int(P[i, j]), int(P[i + 1, j]), int(P[i, j + 1]), int(P[i + 1, j + 1])]
             if fmt == 8:
-                out += [t[0] | t[1] << 8, t[2] | t[3] << 8]
+                out += t
             elif fmt == 4:
                 out += [t[0] | t[1] << 4, t[2] | t[3] << 4]
             else:
@@ -194,7 +194,7 @@ def loop_table_bytes(model: IntModel) -> dict[str, int]:
            "input_shift": n_in}
     for layer in p.layers:
         k, n = layer.k, layer.n_out_pad
-        out[f"layer{k}_weights"] = len(layer.tiles) * (2 if layer.fmt == 8 else 1)
+        out[f"layer{k}_weights"] = len(layer.tiles)
         out[f"layer{k}_bias"] = 4 * n
         out[f"layer{k}_multiplier"] = size[p.multiplier] * n
         if not p.one_shift:

@@ -172,21 +172,20 @@ def test_header_is_the_manual():
 
 
 def test_loop_tables_and_packing():
-    """Named tables per layer; weights in 2x2 tiles, 8-bit two per halfword, 4-bit two per
-    byte, 2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits);
-    odd sizes padded to even ones."""
-    for w_bits, tables in ((8, ("uint16_t", 48, 128, 48)), (4, ("uint8_t", 48, 128, 48)),
-                           (2, ("uint8_t", 24, 64, 24))):
+    """Named tables per layer; weights in 2x2 tiles, 8-bit one per byte, 4-bit two per byte,
+    2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits, a
+    quarter at 2); odd sizes padded to even ones."""
+    for w_bits, sizes in ((8, (96, 256, 96)), (4, (48, 128, 48)), (2, (24, 64, 24))):
         src = generate_c(random_int_model((6, 16, 16, 6), w_bits), "loop")[SOURCE]
-        for k, n in enumerate(tables[1:], 1):
-            assert f"static const {tables[0]} layer{k}_weights[{n}]" in src, (w_bits, k)
+        for k, n in enumerate(sizes, 1):
+            assert f"static const uint8_t layer{k}_weights[{n}]" in src, (w_bits, k)
             assert f"static const int32_t layer{k}_bias[" in src
             assert f"layer{k}_multiplier[" in src and f"layer{k}_shift[" not in src
     src = generate_c(random_int_model((6, 16, 16, 6), (8, 4, 2)), "loop")[SOURCE]
-    assert "uint16_t layer1_weights[48]" in src and "uint8_t layer2_weights[128]" in src
-    assert "uint8_t layer3_weights[24]" in src and "switch (L->per_byte)" in src
+    assert "layer1_weights[96]" in src and "layer2_weights[128]" in src
+    assert "layer3_weights[24]" in src and "switch (L->per_byte)" in src
     src = generate_c(random_int_model((3, 5, 2), 8), "loop")[SOURCE]
-    assert "layer1_weights[12]" in src and "layer2_weights[6]" in src  # 6x4 and 2x6, halved
+    assert "layer1_weights[24]" in src and "layer2_weights[12]" in src  # 6x4 and 2x6
     assert "a[QNN_N_IN] = 0;" in src
 
 
