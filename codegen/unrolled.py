@@ -14,21 +14,16 @@ from qnn.overflow import dot_range
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
 
-def mac(acc: str, w: int, x: str, unsigned: bool = False) -> str | None:
+def mac(acc: str, w: int, x: str) -> str | None:
     """`acc += w * x` as C, the sign in the operator; None for a zero weight.
 
     >>> mac("s0", -127, "a0[0]"), mac("s0", 1, "a0[1]"), mac("s1", 0, "a0[2]")
     ('s0 -= 127 * a0[0];', 's0 += a0[1];', None)
-    >>> mac("s0", 196603, "a1[3]", unsigned=True)
-    's0 += 196603u * a1[3];'
     """
     if w == 0:
         return None
     op = "+=" if w > 0 else "-="
-    m = abs(w)
-    if m == 1:
-        return f"{acc} {op} {x};"
-    return f"{acc} {op} {m}{'u' if unsigned else ''} * {x};"
+    return f"{acc} {op} {x};" if abs(w) == 1 else f"{acc} {op} {abs(w)} * {x};"
 
 
 @dataclass
@@ -99,17 +94,18 @@ def blocks(layer: Layer, src: str, dst: str, pair_lanes: bool, need: list[bool])
         b.lines.append(" ".join(f"s{q} = 0;" for q in range(len(b.units))))
         for j in range(layer.n_in):
             for q, unit in enumerate(b.units):
-                w = int(W[unit[0], j]) + (int(W[unit[1], j]) * 65536 if len(unit) == 2 else 0)
-                line = mac(f"s{q}", w, f"{src}[{j}]", unsigned=len(unit) == 2)
+                if len(unit) == 2:
+                    w0, w1 = int(W[unit[0], j]), int(W[unit[1], j])
+                    line = (f"s{q} += PAIR({w0}, {w1}) * {src}[{j}];" if w0 or w1 else None)
+                else:
+                    line = mac(f"s{q}", int(W[unit[0], j]), f"{src}[{j}]")
                 if line:
                     b.lines.append(line)
         for q, unit in enumerate(b.units):
             if len(unit) == 2:
-                b.lines += [f"t = (uint32_t)((int32_t)(s{q} << 16) >> 16);"
-                            f"    /* row {unit[0]}: the low lane */",
+                b.lines += [f"t = (uint32_t)((int32_t)(s{q} << 16) >> 16); /* row {unit[0]} */",
                             _store(layer, unit[0], "t", dst),
-                            f"s{q} = (uint32_t)((int32_t)(s{q} - t) >> 16);"
-                            f" /* row {unit[1]}: the high lane */"]
+                            f"s{q} = (uint32_t)((int32_t)(s{q} - t) >> 16);   /* row {unit[1]} */"]
             b.lines.append(_store(layer, unit[-1], f"s{q}", dst))
         out.append(b)
     return out

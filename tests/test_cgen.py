@@ -217,14 +217,18 @@ def test_unrolled_shape():
     share each multiply where the lanes fit int16, never at 8 bits."""
     m8 = IntModel.load(FIXTURES / "magnet6_8bit_int_model.json")
     src = generate_c(m8, "unrolled")[SOURCE]
-    n_stmt = len(re.findall(r"^    s[01] [+-]= ", src, flags=re.M))
+    n_stmt = len(re.findall(r"^    s\d [+-]= ", src, flags=re.M))
     assert n_stmt == sum(int(np.count_nonzero(L.weights)) for L in m8.layers)
-    assert "share each multiply" not in src
+    assert "PAIR(" not in src
     w = int(m8.layers[0].weights[0, 0])
     assert f"s0 {'-' if w < 0 else '+'}= {abs(w)} * a0[0];" in src
     m4 = IntModel.load(FIXTURES / "magnet6_4bit_int_model.json")
     src4 = generate_c(m4, "unrolled")[SOURCE]
-    assert "share each multiply" in src4 and "u * a2[" in src4
+    pairs = re.findall(r"s\d \+= PAIR\((-?\d+), (-?\d+)\) \* a2\[(\d+)\];", src4)
+    assert pairs and "#define PAIR(w0, w1)" in src4
+    W = m4.layers[2].weights
+    w0, w1, j = (int(v) for v in pairs[0])
+    assert (w0, w1) == (int(W[0, j]), int(W[1, j]))  # output rows 0 and 1 share a sum
 
 
 def test_lanes_need_the_proof():
