@@ -89,7 +89,7 @@ def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
     width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
-        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad,
+        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad, max_width=width,
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
         zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
         n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
