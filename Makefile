@@ -33,6 +33,7 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_m0.py
+	$(BIN)/python bench/bench_tflite.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

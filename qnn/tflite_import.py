@@ -9,18 +9,20 @@ import bridges each:
   s_in (rounded to whole counts) and m / 2^s ~ 1 / (x_std s_in). The first layer's sum over
   (q - zp_in) becomes a sum over q with -zp_in sum_j W_ij folded into its bias.
 - Hidden layers. TFLite keeps q with a zero point; here the activation is a = q - zp_out, so
-  the next layer needs no offset, and the fused activation (and a separate RELU/RELU6 op) is
-  the clamp [act_min - zp_out, act_max - zp_out]. TFLite's requantization multiplies by a
-  Q31 M0 in 64 bits; here M has at most `m_bits` bits and n is chosen (qnn.dyadic) so that
-  acc * M stays in int32 for every input (the overflow proof checks it). With TFLite's
-  single-rounding kernels the rounding is the same, round half up: only M's precision
-  differs, so hidden activations match TFLite's except where acc * r lies within M's
-  relative error of a rounding boundary.
+  the next layer needs no offset, and the fused activation (or a separate RELU/RELU6 op with
+  the same scale and zero point) is the clamp [act_min - zp_out, act_max - zp_out]. A RELU
+  that also rescales rounds a second time in TFLite, so it becomes a layer of its own with
+  identity weights. TFLite's requantization multiplies by a Q31 M0 in 64 bits; here M has at
+  most `m_bits` bits and n is chosen (qnn.dyadic) so that acc * M stays in int32 for every
+  input (the overflow proof checks it). The rounding is the same as TFLite's single-rounding
+  kernels (round half up), so a hidden activation differs from TFLite's only where acc * r lies
+  within M's relative error of a rounding boundary.
 - Output. TFLite's int8 output is dequantized and de-standardized on the host: y = s_out (q -
   zp_out) y_std + y_mean. Here the output layer gives int16 in a fixed unit per output, y =
   out * lsb; by default lsb = s_out y_std, the .tflite's own output step, so the int16
   outputs are TFLite's outputs in the same step, off by at most one (y_mean / lsb is rarely
-  a whole number, so the rounding happens at a shifted point).
+  a whole number, so the rounding happens at a shifted point). The layer has one clamp: the
+  union of the outputs' TFLite ranges (int8 saturation, a fused ReLU), in their units.
 """
 
 from __future__ import annotations
@@ -231,12 +233,24 @@ def int_model_from_plan(p: Plan, st: Standardization, out_lsb: Any = None,
                     [float(v) for v in lsb], meta)
 
 
+def prove(model: IntModel, path: str | Path, m_bits: int) -> Any:
+    """The overflow proof (qnn.overflow) of an imported model; QnnError when it fails."""
+    from qnn.overflow import analyze
+
+    report = analyze(model)
+    failure = report.first_failure()
+    if failure:
+        raise QnnError(f"{path}: cannot be made overflow-free in int32 at --m-bits {m_bits}: "
+                       f"{failure}; its accumulator range is too wide for a 32-bit product "
+                       "even at n = 0.")
+    return report
+
+
 def import_tflite(path: str | Path, out: str | Path, *, x_mean: Any = None, x_std: Any = None,
                   y_mean: Any = None, y_std: Any = None, out_lsb: Any = None,
                   m_bits: int = DEFAULT_M_BITS) -> dict[str, Any]:
     """Read, check, convert and prove `path`, then write the run folder `out` whole (or
     nothing, on any error): int_model.json, config.json, metrics.json and model.tflite."""
-    from qnn.overflow import analyze
     from qnn.run import CONFIG, INT_MODEL, METRICS
 
     path = Path(path)
@@ -245,12 +259,7 @@ def import_tflite(path: str | Path, out: str | Path, *, x_mean: Any = None, x_st
     st = standardization(p.dense[0].weights.shape[1], p.dense[-1].weights.shape[0],
                          x_mean, x_std, y_mean, y_std)
     model = int_model_from_plan(p, st, out_lsb, m_bits, source=f"{path.name} (imported .tflite)")
-    report = analyze(model)
-    failure = report.first_failure()
-    if failure:
-        raise QnnError(f"{path}: cannot be made overflow-free in int32 at --m-bits {m_bits}: "
-                       f"{failure}; the layer's accumulator range is too wide for a 32-bit "
-                       "product.")
+    report = prove(model, path, m_bits)
     info = {"file": str(path), "sha256": g.sha256, "ops": p.ops, "m_bits": m_bits,
             "standardization": st.to_json(),
             "out_lsb": [float(v) for v in model.output_lsb]}

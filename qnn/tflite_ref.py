@@ -12,89 +12,30 @@ documented quantization spec and its reference kernels:
 - FULLY_CONNECTED: acc = bias + sum_j W_ij (q_j - zp_in) in int32, then
   q_out = clamp(zp_out + MultiplyByQuantizedMultiplier(acc, M0, shift), act_min, act_max),
   where the real rescale in_scale * w_scale / out_scale becomes M0 * 2^(shift - 31) with M0 a
-  Q31 number in [2^30, 2^31) (QuantizeMultiplier), and MultiplyByQuantizedMultiplier is
-  SaturatingRoundingDoublingHighMul (a 64-bit product, rounded to its high 32 bits) followed
-  by RoundingDivideByPOT (round half away from zero);
+  Q31 number in [2^30, 2^31) (QuantizeMultiplier), and MultiplyByQuantizedMultiplier rounds
+  the 64-bit product acc * M0 once, half up (LiteRT's build), or twice (TensorFlow's tf.lite
+  reference kernels): see qnn/tflite_fixed.py;
 - RELU / RELU6 requantize q - zp_in by in_scale / out_scale the same way, then clamp;
 - QUANTIZE rounds x / scale half away from zero, DEQUANTIZE is scale * (q - zp) in float32.
 
-tests/test_tflite_ref.py checks this against the LiteRT interpreter's reference kernels, bit for
-bit, on the fixtures in tests/fixtures/tflite/.
+tests/test_tflite.py checks this against the LiteRT interpreter (and TensorFlow's reference
+kernels with double rounding), bit for bit, on the fixtures in tests/fixtures/tflite/.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from common.errors import QnnError
+from qnn.tflite_fixed import ROUNDINGS, mbqm, quantize_multiplier, round_half_away
 from qnn.tflite_read import Graph, Op, Tensor
 
-ROUNDINGS = ("single", "double")
 SUPPORTED = ("FULLY_CONNECTED (fused NONE/RELU/RELU6), RELU, RELU6, a no-op RESHAPE, and "
              "QUANTIZE/DEQUANTIZE at the ends")
 _CLAMPS = {"NONE": (None, None), "RELU": (0.0, None), "RELU6": (0.0, 6.0),
            "RELU_N1_TO_1": (-1.0, 1.0)}
-
-
-# --- TFLite's fixed-point primitives (numpy int64 holding int32) ---------------------------
-
-
-def round_half_away(v: np.ndarray | float) -> np.ndarray:
-    """std::round / TfLiteRound: to nearest, ties away from zero (in float64, exactly)."""
-    v = np.asarray(v, dtype=np.float64)
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
-
-
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """QuantizeMultiplier: real = M0 * 2^(shift - 31), M0 in [2^30, 2^31) (0 for real 0)."""
-    if real == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real)
-    scaled = q * 2.0**31  # exact: a power-of-two scaling
-    m0 = math.floor(scaled) + (1 if scaled - math.floor(scaled) >= 0.5 else 0)
-    if m0 == 2**31:
-        m0, shift = m0 // 2, shift + 1
-    if shift < -31:
-        return 0, 0
-    if shift > 30:
-        return 2**31 - 1, 30
-    return int(m0), int(shift)
-
-
-def srdhm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties away from zero, with C's
-    truncating division (the 64-bit product TFLite needs and the M0 lacks)."""
-    ab = np.asarray(a, np.int64) * np.asarray(b, np.int64)
-    v = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    q = np.where(v >= 0, v >> 31, -((-v) >> 31))
-    return np.where((a == -(2**31)) & (b == -(2**31)), 2**31 - 1, q)
-
-
-def rdbp(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """RoundingDivideByPOT: x / 2^exponent rounded half away from zero."""
-    x = np.asarray(x, np.int64)
-    e = np.asarray(exponent, np.int64)
-    mask = (np.int64(1) << e) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> e) + (remainder > threshold)
-
-
-def mbqm(x: np.ndarray, m0: np.ndarray, shift: np.ndarray, rounding: str = "single"
-         ) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier(x, M0, shift). "single": TFLITE_SINGLE_ROUNDING, one
-    round-half-up of the 64-bit product, (x * M0 + 2^(30 - shift)) >> (31 - shift), as LiteRT
-    builds it; "double": the gemmlowp form, SRDHM then RoundingDivideByPOT."""
-    shift = np.asarray(shift, np.int64)
-    x = np.asarray(x, np.int64)
-    if rounding == "single":
-        total = 31 - shift
-        return (x * np.asarray(m0, np.int64) + (np.int64(1) << (total - 1))) >> total
-    left = np.maximum(shift, 0)
-    return rdbp(srdhm(x << left, m0), np.maximum(-shift, 0))
 
 
 # --- the plan: the chain of supported ops with TFLite's integer parameters -----------------
@@ -345,7 +286,7 @@ def run_reference(p: Plan, x: np.ndarray, rounding: str = "single") -> np.ndarra
     """The model's own input -> its own output, as the interpreter gives them: float32 in and
     out for a float-I/O model, int8 for an int8 one. `rounding` (see `mbqm`): "single" is
     LiteRT's interpreter and TensorFlow's default kernels, "double" TensorFlow 2.19's
-    reference kernels (and TFLite Micro's default build)."""
+    reference kernels (a build without TFLITE_SINGLE_ROUNDING)."""
     q = quantize_input(p, x) if p.in_float else np.asarray(x, np.int64)
     out = run_int8(p, q, rounding)
     return dequantize_output(p, out) if p.out_float else out.astype(np.int8)

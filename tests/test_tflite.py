@@ -16,15 +16,14 @@ from hypothesis import strategies as st
 from common.errors import QnnError
 from qnn.intmodel import dense_int, map_inputs, predict_int
 from qnn.overflow import analyze
-from qnn.tflite_import import int_model_from_plan, standardization
+from qnn.tflite_fixed import mbqm, quantize_multiplier
+from qnn.tflite_import import int_model_from_plan, prove, standardization
 from qnn.tflite_read import read_tflite
 from qnn.tflite_ref import (
     Dense,
     dequantize_output,
-    mbqm,
     plan,
     quantize_input,
-    quantize_multiplier,
     run_int8,
     run_reference,
 )
@@ -259,3 +258,13 @@ def test_truncated_and_foreign_files(tmp_path):
         read_tflite(text)
     with pytest.raises(QnnError, match="no such file"):
         read_tflite(tmp_path / "missing.tflite")
+
+
+def test_a_model_that_cannot_be_made_safe_is_refused(info):
+    p = plan(read_tflite(FIX / "qat_int8io.tflite"))
+    p.dense[1].bias[3] = 2**31 - 1000  # no multiplier keeps acc * M in int32 now
+    st_ = standardization(6, 6, info["x_mean"], info["x_std"])
+    model = int_model_from_plan(p, st_)
+    with pytest.raises(QnnError, match=r"cannot be made overflow-free in int32 at --m-bits 14:"
+                       r" layer 2, channel 3"):
+        prove(model, "m.tflite", 14)

@@ -81,6 +81,21 @@ def test_eval_compares_with_the_tflite(imported_run, test_data, capsys):
     assert "double rounding" in out and "qat_f32io.tflite" in out and "within 1 LSB" in out
 
 
+def test_eval_tflite_on_a_run_that_was_not_imported(tmp_path, test_data, capsys):
+    """--tflite works on any run of the same shape (no recorded standardization: identity)."""
+    from helpers import random_int_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    random_int_model((6, 16, 16, 6), 8, 8, 12, seed=1).save(run / "int_model.json")
+    assert main(["eval", str(run), "--data", str(test_data), "--tflite",
+                 str(FIX / "qat_int8io.tflite"), "--json"]) == 0
+    t = json.loads(capsys.readouterr().out)["tflite"]
+    assert t["n"] == 2000 and 0 <= t["share_within_1_lsb"] <= 1 and t["mse_tflite"] > 0
+    assert main(["eval", str(run), "--data", str(test_data)]) == 2  # not trained, not imported
+    assert "config.json" in capsys.readouterr().err
+
+
 def test_a_different_tflite_is_refused(imported_run, test_data, capsys, tmp_path):
     code = main(["eval", str(imported_run), "--data", str(test_data), "--tflite",
                  str(FIX / "tanh.tflite")])

@@ -19,7 +19,8 @@ def add_parser(sub: Any) -> None:
                    "compares with its own copy without this flag")
     p.add_argument("--tflite-rounding", choices=("single", "double"), default="single",
                    help="TFLite's requantization rounding: single (LiteRT, TensorFlow's "
-                   "default kernels) or double (TFLite Micro, tf.lite reference kernels)")
+                   "default kernels) or double (builds without TFLITE_SINGLE_ROUNDING, e.g. "
+                   "tf.lite's reference kernels)")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
