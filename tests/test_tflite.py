@@ -268,3 +268,48 @@ def test_a_model_that_cannot_be_made_safe_is_refused(info):
     with pytest.raises(QnnError, match=r"cannot be made overflow-free in int32 at --m-bits 14:"
                        r" layer 2, channel 3"):
         prove(model, "m.tflite", 14)
+
+
+def _random_plan(rng, sizes, acts, per_channel):
+    """A TFLite-like chain with random int8 weights, biases, scales and zero points, float
+    input taken as raw counts (scale ~257 counts per LSB: the whole ADC range)."""
+    from qnn.tflite_fixed import quantize_multiplier
+    from qnn.tflite_ref import Plan, _activation_range
+
+    steps, s_in, zp_in = [], float(np.float32(257.0 * rng.uniform(0.9, 1.1))), -128
+    first = (s_in, zp_in)
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        w = rng.integers(-127, 128, (n_out, n_in))
+        w_scale = np.float32(rng.uniform(0.002, 0.02, n_out if per_channel else 1))
+        w_scale = np.broadcast_to(w_scale, (n_out,)).astype(np.float32)
+        act = acts[k] if k < len(sizes) - 2 else "NONE"
+        s_out = float(np.float32(rng.uniform(0.02, 0.2)))
+        zp_out = -128 if act != "NONE" else int(rng.integers(-40, 40))
+        bias = rng.integers(-3000, 3000, n_out)
+        reals = [float(s_in) * float(s) / s_out for s in w_scale]
+        m0, sh = zip(*(quantize_multiplier(r) for r in reals), strict=True)
+        lo, hi = _activation_range(act, s_out, zp_out)
+        steps.append(Dense(k, w, bias, s_in, zp_in, w_scale, s_out, zp_out, np.array(m0),
+                           np.array(sh), lo, hi, act, per_channel))
+        s_in, zp_in = s_out, zp_out
+    return Plan(True, *first, True, s_in, zp_in, steps, ["FULLY_CONNECTED"] * len(steps))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(6, 16, 16, 6), (3, 8, 2), (6, 24, 6)]),
+       st.lists(st.sampled_from(["RELU", "RELU6", "NONE"]), min_size=2, max_size=2),
+       st.booleans())
+def test_random_tflite_chains_import_safely_and_faithfully(seed, sizes, acts, per_channel):
+    """Any such chain imports overflow-free, and its int16 outputs stay within 1 LSB of
+    TFLite's on nearly every random ADC input."""
+    rng = np.random.default_rng(seed)
+    p = _random_plan(rng, sizes, acts, per_channel)
+    st_ = standardization(sizes[0], sizes[-1])
+    model = int_model_from_plan(p, st_)
+    assert analyze(model).ok
+    x = rng.integers(0, 65536, (400, sizes[0]))
+    ref_q = run_int8(p, quantize_input(p, x.astype(np.float32)))
+    lsb = np.asarray(model.output_lsb)
+    theirs = dequantize_output(p, ref_q).astype(np.float64)
+    diff = np.abs(predict_int(model, x) - np.floor(theirs / lsb + 0.5))
+    assert np.mean(diff <= 1) >= 0.99
