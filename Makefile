@@ -33,6 +33,7 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_m0.py
+	$(BIN)/python bench/bench_tflite.py
 
 # Mutation testing of the modules whose bugs would be silent (slow, not in CI): see docs/mutation.md.
 mutate: $(STAMP)

@@ -81,6 +81,10 @@ def load_run(run: str | Path) -> tuple[IntModel, list[dict[str, np.ndarray]], ne
     """The integer model, the float baseline params and the network spec of a run folder."""
     model = load_int_model(run)
     cfg_json = load_json(run, CONFIG)
+    if "import" in cfg_json and "train" not in cfg_json:
+        raise QnnError(f"{run}: imported from a .tflite, so it has no training configuration "
+                       "or float parameters; evaluate it with `qnn eval` (which compares it "
+                       "with the .tflite), or train a model here to fine-tune.")
     try:
         cfg = TrainConfig.from_json(cfg_json["train"])
     except (KeyError, TypeError):
