@@ -82,9 +82,6 @@ class Layer:
 
 def layers(model: IntModel) -> list[Layer]:
     """The model's layers with their folded biases (and no packing)."""
-    if any(L.lo < 0 for L in model.layers[:-1]):
-        raise QnnError("a hidden layer clamps below 0; the C stores hidden activations "
-                       "unsigned, so retrain (hidden layers clamp to [0, 2^bits - 1]).")
     out = []
     for k, (L, r) in enumerate(zip(model.layers, layer_ranges(model), strict=True)):
         W = L.weights.astype(np.int64)

@@ -259,9 +259,19 @@ def test_refusals(tmp_path):
     files = generate_c(model, prefix="net")
     assert set(files) == {"net_model.h", "net_model.c"}
     assert "void net_predict(" in files["net_model.h"]
-    model.layers[0].lo = -1
-    with pytest.raises(QnnError, match="hidden layer clamps below 0"):
-        generate_c(model)
+
+
+@needs_gcc
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hidden_clamps_below_zero_and_above_zero(tmp_path, variant):
+    """Hidden layers may clamp to any int16 range (an imported TFLite model's int8 ones do):
+    their activations are stored minus the lower bound, and the next layer folds it in."""
+    model = random_int_model((5, 9, 7, 3), (8, 4, 2), 8, 10, seed=11)
+    model.layers[0].lo, model.layers[0].hi = -128, 127
+    model.layers[1].lo, model.layers[1].hi = 3, 200
+    x = inputs(model.n_in, 2000, 11)
+    ref = predict_int(model, x)
+    assert np.array_equal(host_run(model, variant, tmp_path, x), ref)
 
 
 @pytest.mark.parametrize("module", [codegen.ctext, codegen.plan, codegen.unrolled,
