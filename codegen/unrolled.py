@@ -6,12 +6,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.ctext import c_int, c_type, c_uint
+from codegen.ctext import c_int, c_type
 from codegen.plan import Layer
 from qnn.intmodel import IntModel, rnd
 from qnn.overflow import dot_range
 
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+
+
+def _i32(v: int) -> int:
+    """v modulo 2^32, as the int32 with the same bits.
+
+    >>> _i32(2**32 - 5), _i32(7), _i32(2**31)
+    (-5, 7, -2147483648)
+    """
+    v %= 2**32
+    return v - 2**32 if v >= 2**31 else v
 
 
 def mac(acc: str, w: int, x: str) -> str | None:
@@ -48,7 +58,7 @@ def lanes_fit(layer: Layer, r0: int, r1: int) -> bool:
 
 def _store(layer: Layer, i: int, s: str, dst: str) -> str:
     L = layer.src
-    call = (f"requantize({s}, {int(L.multiplier[i])}u, {c_uint(layer.folded_constant(i))}, "
+    call = (f"requantize({s}, {int(L.multiplier[i])}u, {c_int(_i32(layer.folded_constant(i)))}, "
             f"{int(L.shift[i])}, {c_int(L.lo)}, {c_int(L.hi)})")
     if layer.last:
         return f"out[{i}] = (int16_t){call};"
@@ -117,5 +127,5 @@ def input_rows(model: IntModel, need: list[bool]) -> list[dict]:
     rows = []
     for j in (j for j in range(model.n_in) if need[j]):
         m, s, z = int(im.multiplier[j]), int(im.shift[j]), int(im.zero_point[j])
-        rows.append({"j": j, "m": m, "s": s, "c": c_uint(int(rnd(s)) - z * m)})
+        rows.append({"j": j, "m": m, "s": s, "c": c_int(_i32(int(rnd(s)) - z * m))})
     return rows
