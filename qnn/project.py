@@ -15,11 +15,8 @@ project.json (every key optional; missing keys take the defaults of `Project`)::
      "pose_low": [...], "pose_high": [...], "n": 20000, "seed": 1,
      "hidden": [16, 16], "w_bits": [8, 8, 8], "a_bits": [8, 8],
      "epochs": [60, 200, 60], "epochs_finetune": 15, "lr": 0.003, "batch_size": 128,
-     "variant": null, "pose": [...], "clock_mhz": 48.0, "export_dir": null,
+     "variant": "loop", "pose": [...], "clock_mhz": 48.0, "export_dir": null,
      "data_source": null}
-
-`variant` names one of codegen.cgen.VARIANTS (null: codegen's first); codegen owns the names
-and checks them (this stage may not import codegen).
 
 Textual-free and JAX-free: plain dataclasses and functions the workbench (and tests) call.
 """
@@ -45,6 +42,8 @@ RUN = "run"
 C_DIR = "c"
 BUILD_DIR = "build"
 RUNS = "runs.json"
+VARIANTS = ("loop", "unrolled")  # the C variants (codegen.cgen.VARIANTS)
+OLD_VARIANTS = {"compact": "loop", "fast": "unrolled"}  # names before issue 8
 BITS_RANGE = (2, 8)
 CLOCK_RANGE = (1.0, 1000.0)  # MHz
 VAL_FRACTION = 0.1  # qnn.config.TrainConfig's default: the rows kept for validation
@@ -75,7 +74,7 @@ class Project:
     epochs_finetune: int = 15
     lr: float = 3e-3
     batch_size: int = 128
-    variant: str | None = None  # one of codegen.cgen.VARIANTS; None: its first
+    variant: str = VARIANTS[0]
     pose: list[float] | None = None  # the pose shown in the simulator pane
     clock_mhz: float = 48.0  # the M0's clock, for microseconds per inference
     export_dir: str | None = None  # where the C was last exported (None: DIR/c)
@@ -113,6 +112,8 @@ class Project:
             raise QnnError(f"batch size {self.batch_size:,} is more than the {rows:,} training "
                            f"rows of the {self.n:,}-sample dataset ({VAL_FRACTION:.0%} are kept "
                            f"for validation); at most {rows:,}, typically 32..512.")
+        if self.variant not in VARIANTS:
+            raise QnnError(f"variant {self.variant!r}: choose one of {', '.join(VARIANTS)}.")
         if not CLOCK_RANGE[0] <= self.clock_mhz <= CLOCK_RANGE[1]:
             raise QnnError(f"clock {self.clock_mhz:g} MHz outside {CLOCK_RANGE[0]:g}.."
                            f"{CLOCK_RANGE[1]:g} MHz.")
@@ -141,13 +142,15 @@ class Project:
             if f.name not in obj:
                 continue
             v, default = obj[f.name], getattr(d, f.name)
+            if f.name == "variant":
+                v = OLD_VARIANTS.get(v, v)
             kw[f.name] = _coerce(f.name, v, default)
         p = cls(**kw)
         p.validate()
         return p
 
 
-OPTIONAL_STRINGS = ("variant", "export_dir", "data_source")
+OPTIONAL_STRINGS = ("export_dir", "data_source")
 
 
 def _coerce(name: str, v: Any, default: Any) -> Any:

@@ -35,15 +35,11 @@ def _span(values: np.ndarray, fmt: str = "{}") -> str:
 
 
 def layer_flash_bytes(model: IntModel, k: int) -> int:
-    """Flash the compact C gives the layer's constants: a byte per weight (half a byte when
-    the model's <= 4-bit layers are nibble-packed) and one word per output (bias and
-    multiplier). An estimate of the tables; the build's size report has the exact bytes."""
-    from codegen.cgen_pack import NIB_MAX_BITS, packs_nibbles
+    """Flash of layer k's tables in the default (loop) C, from the code generator; the
+    build's size report has the exact bytes."""
+    from codegen.cgen import table_bytes
 
-    layer = model.layers[k]
-    half = layer.w_bits <= NIB_MAX_BITS and packs_nibbles(model)
-    weights = -(-layer.n_in * layer.n_out // (2 if half else 1))
-    return weights + layer.n_out * 4
+    return sum(b for name, b in table_bytes(model).items() if name.startswith(f"layer{k + 1}_"))
 
 
 def layer_rows(model: IntModel) -> list[LayerRow]:
@@ -88,7 +84,10 @@ def layer_detail(model: IntModel, k: int, limit: int = 64) -> str:
 
 
 def total_flash(model: IntModel) -> int:
-    return sum(layer_flash_bytes(model, k) for k in range(len(model.layers)))
+    """Inference flash (code + tables) of the default (loop) C, estimated by the generator."""
+    from codegen.cgen import flash_estimate
+
+    return flash_estimate(model, "loop")
 
 
 def fmt_rmse(rmse: dict[str, Any]) -> list[tuple[str, str]]:
@@ -160,20 +159,11 @@ def validation_split(ds: Any, seed: int, val_fraction: float = 0.1) -> Any:
 
 
 def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> str:
-    """The model's flash, named: codegen's estimate for the variant when it has one, else the
-    size of its constant tables; and the measured bytes of the last build of this variant."""
-    import codegen.cgen as cgen
+    """The model's flash, named: codegen's estimate for the project's variant, and the bytes
+    the last build of that variant measured."""
+    from codegen.cgen import flash_estimate
 
-    estimate = next((getattr(cgen, name) for name in ("flash_estimate", "estimate_flash")
-                     if callable(getattr(cgen, name, None))), None)
-    text = ""
-    if estimate is not None:
-        try:
-            text = f"{variant} C: ~{int(estimate(model, variant)):,} B flash (estimate)"
-        except Exception:  # noqa: BLE001 - an estimate is optional
-            text = ""
-    if not text:
-        text = f"tables ~{total_flash(model):,} B (1 B/weight, 1 word/channel)"
+    text = f"~{flash_estimate(model, variant):,} B inference flash ({variant} C, estimated)"
     if build and build.get("build", {}).get("variant") == variant:
-        text += f"; built {variant}: {build['verify']['inference_flash']:,} B flash"
+        text += f"; built: {build['verify']['inference_flash']:,} B"
     return text

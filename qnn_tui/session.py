@@ -110,13 +110,6 @@ class Session:
             if kept:
                 save_project(s.dir, s.project)
         s.load_artifacts()
-        from codegen.cgen import VARIANTS
-
-        if s.project.variant is not None and s.project.variant not in VARIANTS:
-            s.warnings.append(f"variant {s.project.variant!r} is not one codegen makes "
-                              f"({', '.join(VARIANTS)}); using {VARIANTS[0]} (v in pane 4 "
-                              "switches).")
-            s.project.variant = None
         return s
 
     @property
