@@ -347,9 +347,11 @@ class QnnApp(WorkersMixin, App):
         now = figures.best_mse(m.metrics)
         if m.kind == "requantize":
             self.note = f"re-quantized: {now} (f fine-tunes)"
-        elif m.kind == "finetune" and m.before:
-            change = (f"fine-tune: {figures.best_mse(m.before, short=True)} -> "
-                      f"{m.metrics['mse_int']:.4f}")
+        elif m.kind == "finetune":
+            change = f"fine-tuned: {figures.best_mse(m.metrics, short=True)}"
+            if m.before and isinstance(m.before.get("mse_int"), int | float):
+                change = (f"fine-tune: {figures.best_mse(m.before, short=True)} -> "
+                          f"{m.metrics['mse_int']:.4f}")
             self.notify(change, timeout=8)
             self.pane(QuantPane).note = change
             self.pane(QuantPane).refresh_status()

@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
 from common.errors import QnnError
-from qnn.project import CLOCK_RANGE
+from qnn.project import CLOCK_RANGE, VARIANTS
 from qnn_tui.fields import EditScreen
 from qnn_tui.figures import microseconds
 
@@ -127,8 +127,6 @@ class CodePane(Vertical, can_focus=True):
         self.refresh_all()
 
     def action_variant(self) -> None:
-        from codegen.cgen import VARIANTS
-
         s = self.session
         s.project.variant = VARIANTS[(VARIANTS.index(s.variant) + 1) % len(VARIANTS)]
         self.app.autosave()

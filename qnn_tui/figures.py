@@ -100,7 +100,7 @@ def best_mse(m: dict[str, Any] | None, short: bool = False) -> str:
     validation rows, which model (the best epoch kept, or a re-quantization), and the float
     baseline (the float network before QAT)."""
     if not m or not isinstance(m.get("mse_int"), int | float):
-        return "no figures"
+        return "no validation figures for this model (an imported one?): f fine-tunes it"
     if short:
         return f"val MSE int {m['mse_int']:.4f}"
     parts = []

@@ -32,9 +32,10 @@ def check_metrics(m: Any) -> str | None:
     """Why `m` (metrics.json) is unusable, or None."""
     if not isinstance(m, dict):
         return f"a JSON {type(m).__name__}, not an object"
-    for key in ("mse_int", "mse_float"):
-        if not _number(m.get(key)):
-            return f"no number {key!r}"
+    if m:  # {} is fine: an imported model has no figures yet
+        for key in ("mse_int", "mse_float"):
+            if not _number(m.get(key)):
+                return f"no number {key!r}"
     for key in ("rmse_per_output", "rmse_per_output_float"):
         v = m.get(key, {})
         if not isinstance(v, dict) or not all(
@@ -114,11 +115,8 @@ class Session:
 
     @property
     def variant(self) -> str:
-        """The project's C variant; codegen owns the names (its first is the default)."""
-        from codegen.cgen import VARIANTS
-
-        v = self.project.variant
-        return v if v in VARIANTS else VARIANTS[0]
+        """The project's C variant (one of qnn.project.VARIANTS, checked on loading)."""
+        return self.project.variant
 
     @property
     def warning(self) -> str | None:

@@ -21,6 +21,7 @@ NPZ_FILES = ["dataset.npz", "run/params.npz", "run/float_params.npz"]
 JSON_SHAPES = ['[]', '{}', '{"a": 1}', '"text"']
 # what a workbench may quietly accept: an optional file missing, or a shape that is valid
 QUIET = {("runs.json", "missing"), ("runs.json", "[]"), ("run/history.json", "missing"),
+         ("run/metrics.json", "{}"),  # no figures: what an imported model has
          ("run/history.json", "[]"), ("build/summary.json", "missing")}
 # read only by a fine-tune (or a build); the others are read on opening
 READ_LATER = {"run/config.json", "run/params.npz", "run/float_params.npz", "dataset.npz"}
