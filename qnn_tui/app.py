@@ -1,7 +1,7 @@
 """The App: five tabs over one Session, global keys, message routing, autosave.
 
-The panes own their widgets and figures; the workers (qnn_tui.workers) own the long work;
-this module only wires them together."""
+The panes own their widgets and figures; the workers (qnn_tui.workers) own the long work and
+qnn_tui.replies what follows their messages; this module only wires them together."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from qnn_tui import figures
-from qnn_tui import messages as msg
 from qnn_tui.code_pane import CodePane
 from qnn_tui.fields import EditScreen
 from qnn_tui.help import HelpScreen
 from qnn_tui.palette import system_commands
 from qnn_tui.quant_pane import QuantPane
-from qnn_tui.runs import load_runs, record_build, record_training
+from qnn_tui.replies import RepliesMixin
+from qnn_tui.runs import load_runs
 from qnn_tui.runs_pane import RunsPane
-from qnn_tui.session import SUMMARY, Session
+from qnn_tui.session import Session
 from qnn_tui.sim_pane import SimPane
 from qnn_tui.train_pane import TrainPane
 from qnn_tui.workers import WorkersMixin
@@ -34,7 +33,6 @@ TABS = {"sim": ("1 Simulator", SimPane), "train": ("2 Training", TrainPane),
         "quant": ("3 Quantization", QuantPane), "code": ("4 Codegen", CodePane),
         "runs": ("5 Runs", RunsPane)}
 PANES = tuple(cls for _, cls in TABS.values())
-REQUANTIZE_AFTER = 0.15  # s of quiet after the last bit-width change before re-quantizing
 
 
 class PaneTabs(TabbedContent):
@@ -48,7 +46,7 @@ class PaneTabs(TabbedContent):
             event.prevent_default()  # Textual would call TabbedContent's handler too
 
 
-class QnnApp(WorkersMixin, App):
+class QnnApp(RepliesMixin, WorkersMixin, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qnn-tui"
     BINDINGS = [
@@ -80,7 +78,6 @@ class QnnApp(WorkersMixin, App):
             self.session.warnings.append(runs_warning)
         self.do_warm_up = warm_up
         self.note = ""
-        self._requantize_timer: Any = None
         self.mounted_at: float | None = None
         self.tab_switched_at = 0.0
         self.painted = False  # plots wait for the first frame (plotext takes ~0.3 s to load)
@@ -243,10 +240,6 @@ class QnnApp(WorkersMixin, App):
         self.note = "stopping after this epoch..."
         self.refresh_status()
 
-    def training_runs(self) -> bool:
-        """A training or fine-tune (not a re-quantization) is running, not yet replaced."""
-        return any(name == "training" and not replaced for name, replaced in self.running())
-
     def action_finetune(self) -> None:
         if self.training_runs():
             self.notify("a training is running: let it finish, or stop it (x) first.",
@@ -273,121 +266,3 @@ class QnnApp(WorkersMixin, App):
     def action_clock(self) -> None:
         self.action_show_tab("code")
         self.pane(CodePane).action_clock()
-
-    def bits_changed(self) -> None:
-        """Re-quantize once the keys go quiet (many +/- in a row start one worker)."""
-        s = self.session
-        s.stale = s.int_model is not None and not s.bits_match()
-        self.pane(QuantPane).refresh_all()
-        self.pane(CodePane).refresh_all()
-        if self._requantize_timer is not None:
-            self._requantize_timer.stop()
-            self._requantize_timer = None
-        if s.stale:
-            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
-
-    def _requantize(self) -> None:
-        """Re-quantize now, unless a training runs: its end re-quantizes (on_train_done)
-        rather than a bit change throwing the training away."""
-        self._requantize_timer = None
-        if self.session.stale and not self.training_runs():
-            self.run_training("requantize")
-
-    # ---- messages from workers ------------------------------------------------------------
-    def on_busy_changed(self, m: msg.BusyChanged) -> None:
-        if self.session.stale and self._requantize_timer is None and not self.busy:
-            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
-        names = self.busy.values()
-        train = self.pane(TrainPane)
-        if "training" not in names and train.state != "idle":
-            train.state = "idle"
-            train.show_status()
-        if not names:
-            self.note = ""
-        self.refresh_status()
-
-    def on_status_changed(self, m: msg.StatusChanged) -> None:
-        self.note = m.text
-        if m.toast:
-            self.notify(m.text, severity="warning", timeout=8)
-        self.refresh_status()
-
-    def on_dataset_ready(self, m: msg.DatasetReady) -> None:
-        self.note = ""
-        if m.source:
-            self.session.project.data_source = m.source
-            self.notify(f"dataset: {m.n:,} samples imported from {m.source}", timeout=5)
-        else:
-            self.session.project.data_source = None
-            self.notify(f"dataset: {m.n:,} samples simulated in {m.seconds:.1f} s", timeout=3)
-        self.autosave()
-        self.pane(SimPane).refresh_data()
-
-    def on_train_progress(self, m: msg.TrainProgress) -> None:
-        p = m.progress
-        what = "fine-tune" if m.kind == "finetune" else p.phase
-        self.note = f"{what}: epoch {p.epoch}/{p.epochs}"
-        self.pane(TrainPane).progress(p, m.kind)
-        self.refresh_status()
-
-    def on_train_done(self, m: msg.TrainDone) -> None:
-        s = self.session
-        s.result, s.int_model, s.metrics = m.result, m.result.int_model, m.metrics
-        s.stale = not s.bits_match()
-        s.build = None
-        (s.paths["build"] / SUMMARY).unlink(missing_ok=True)
-        if m.kind != "requantize":
-            s.history = [vars(p) for p in m.result.history]
-        self._record(lambda: record_training(s.paths["runs"], self.runs,
-                                             s.paths["run"] / "int_model.json", s.int_model,
-                                             m.metrics, m.kind))
-        self.refresh_panes()
-        if s.stale and self._requantize_timer is None:  # the bits moved on meanwhile
-            self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
-        now = figures.best_mse(m.metrics)
-        if m.kind == "requantize":
-            self.note = f"re-quantized: {now} (f fine-tunes)"
-        elif m.kind == "finetune":
-            change = f"fine-tuned: {figures.best_mse(m.metrics, short=True)}"
-            if m.before and isinstance(m.before.get("mse_int"), int | float):
-                change = (f"fine-tune: {figures.best_mse(m.before, short=True)} -> "
-                          f"{m.metrics['mse_int']:.4f}")
-            self.notify(change, timeout=8)
-            self.pane(QuantPane).note = change
-            self.pane(QuantPane).refresh_status()
-        else:
-            stopped = " (stopped early)" if m.result.stopped else ""
-            self.notify(f"trained{stopped}: {now}", timeout=8)
-        self.refresh_status()
-
-    def _record(self, write: Any) -> None:
-        try:
-            self.runs = write()
-        except OSError as e:
-            self.notify(f"could not update the run history: {e}", severity="warning")
-
-    def on_build_done(self, m: msg.BuildDone) -> None:
-        s = self.session
-        self._record(lambda: record_build(s.paths["runs"], self.runs,
-                                          s.paths["run"] / "int_model.json",
-                                          m.summary["build"].get("variant", s.variant),
-                                          m.summary))
-        self.pane(CodePane).built(m.summary)
-        self.pane(RunsPane).refresh_all()
-        v = m.summary["verify"]
-        ok = v["ok"]
-        us = figures.microseconds(v["cycles"]["mean"], s.project.clock_mhz)
-        self.notify(f"build: {v['inference_flash']:,} B flash, {v['cycles']['mean']:,.0f} "
-                    f"cycles ({us} at {s.project.clock_mhz:g} MHz), "
-                    f"{'bit-exact' if ok else 'CHECK FAILED'}",
-                    severity="information" if ok else "error", timeout=8)
-
-    def on_work_failed(self, m: msg.WorkFailed) -> None:
-        self.note = ""
-        self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=12)
-        if m.what == "build":
-            self.pane(CodePane).show_error(m.error)
-        if m.what == "requantize":
-            self.session.stale = False
-            self.refresh_panes()
-        self.refresh_status()

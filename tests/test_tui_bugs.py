@@ -39,9 +39,9 @@ def test_busy_is_what_runs_under_hammered_bit_changes(trained, tmp_path, monkeyp
     worker that replaces the last, often before it started. Throughout, the status line
     names only work that is running, and at the end it says ready, p says nothing is
     training, and the model has the bits on screen."""
-    import qnn_tui.app
+    import qnn_tui.replies
 
-    monkeypatch.setattr(qnn_tui.app, "REQUANTIZE_AFTER", 0.001)
+    monkeypatch.setattr(qnn_tui.replies, "REQUANTIZE_AFTER", 0.001)
     proj = copy_project(trained, tmp_path / "proj")
     cfg = json.loads((proj / PROJECT_FILE).read_text())
     (proj / PROJECT_FILE).write_text(json.dumps({**cfg, "epochs_finetune": 400}))
