@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint toolchain bench clean
+.PHONY: run test test-fast lint toolchain bench mutate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,14 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_m0.py
+	$(BIN)/python bench/bench_tflite.py
+
+# Mutation testing of the modules whose bugs would be silent (slow, not in CI): see docs/mutation.md.
+mutate: $(STAMP)
+	$(BIN)/pip install -q 'mutmut>=3.3'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python scripts/mutation-report
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache mutants
