@@ -27,6 +27,14 @@ INSTALL_HINT = ("Debian's rustc and the sources of core are needed: install them
                 "`apt-get install rustc rust-src`")
 RUSTFLAGS = ("-C", "opt-level=s", "-C", "panic=abort", "-C", "debuginfo=0", "-D", "warnings")
 
+# The model is compiled as a staticlib, like the firmware binary it goes into: its only
+# exported symbol is qnn_predict, so everything else gets internal linkage and is inlined
+# freely (an rlib at opt-level "s" exports its generic instances instead: share-generics,
+# which leaves iterator adapters as out-of-line calls). One codegen unit, as in a firmware
+# crate's release profile, so nothing is split away from its caller.
+CRATE_TYPE = "staticlib"
+MODEL_FLAGS = ("-C", "codegen-units=1", "-Z", "share-generics=no")
+
 _BUILTINS = "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_std]\n"
 CRATE_ROOT = """\
 //! The crate around the generated module, for building and testing it on its own.
@@ -105,11 +113,33 @@ def compile_model(model_rs: Path, out_obj: Path) -> Path:
         tmp = Path(tmp_name)
         shutil.copy2(model_rs, tmp / "qnn_model.rs")
         (tmp / "lib.rs").write_text(CRATE_ROOT)
-        _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", "lib",
-              "--crate-name", "qnn", *RUSTFLAGS, "--emit", "obj", "-L", str(libs),
+        _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", CRATE_TYPE,
+              "--crate-name", "qnn", *RUSTFLAGS, *MODEL_FLAGS, "--emit", "obj", "-L", str(libs),
               "-o", str(out_obj), str(tmp / "lib.rs")], f"compiling {model_rs.name}",
              bootstrap=True)
     return out_obj
+
+
+def describe_rustc() -> str:
+    """Which compiler builds the Rust model, and how: for reports."""
+    rustc = find_rustc()
+    flags = " ".join(f"{a} {b}" for a, b in zip(RUSTFLAGS[::2], RUSTFLAGS[1::2], strict=True)
+                     if a == "-C" and b.startswith("opt-level"))
+    return f"{rustc_version(rustc)} ({rustc}) --target {TARGET} {flags}"
+
+
+def compile_host(model_rs: Path, main_rs: Path, exe: Path, rustc: Path | None = None,
+                 flags: tuple[str, ...] = ("-C", "opt-level=2")) -> Path:
+    """A host executable from `main_rs`, a crate root with `mod qnn_model;` next to a copy
+    of `model_rs` (the host check: the module is plain Rust, `-D warnings` clean)."""
+    rustc = rustc or find_rustc()
+    with tempfile.TemporaryDirectory(prefix=".rustc.") as tmp_name:
+        tmp = Path(tmp_name)
+        shutil.copy2(model_rs, tmp / "qnn_model.rs")
+        shutil.copy2(main_rs, tmp / "main.rs")
+        _run([str(rustc), "--edition", "2021", "--crate-type", "bin", "-D", "warnings",
+              *flags, "-o", str(exe), str(tmp / "main.rs")], f"compiling {main_rs.name}")
+    return exe
 
 
 def _run(cmd: list[str], what: str, bootstrap: bool = False) -> str:
