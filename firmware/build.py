@@ -178,6 +178,13 @@ def _first_error(output: str) -> str:
     undefined = _UNDEFINED.search(output)
     if undefined:
         name = undefined.group(1)
+        if name.startswith(("_ZN", "_R")) or "::" in name:  # Rust (ld may demangle it)
+            from firmware.elfinfo import demangle, panic_kind
+
+            path = demangle(name)
+            why = "can panic" if panic_kind(path) else "calls into core out of line"
+            return (f"the Rust code {why} (`{path}`): core is not linked, so the model must "
+                    "index no slice, unwrap nothing and check no overflow")
         return (
             f"the code calls `{name}`, which does not exist on this bare-metal target "
             "(no libc); write it without library calls"

@@ -187,7 +187,7 @@ def demangle(name: str) -> str:
 def panic_kind(name: str) -> str | None:
     """What a Rust panic symbol is for, or None if `name` is not Rust panic machinery."""
     plain = demangle(name)
-    if not (name.startswith(("_ZN", "_R")) or name == "rust_begin_unwind"):
+    if not (name.startswith(("_ZN", "_R")) or "::" in name or name == "rust_begin_unwind"):
         return None
     return "Rust panic machinery" if _PANIC.search(plain) else None
 

@@ -105,8 +105,10 @@ def sysroot_libs(rustc: Path) -> Path:
     return libs
 
 
-def compile_model(model_rs: Path, out_obj: Path) -> Path:
-    """qnn_model.rs -> a Cortex-M0 object file (its C ABI symbol: qnn_predict)."""
+def compile_model(model_rs: Path, out_obj: Path, flags: tuple[str, ...] = ()) -> Path:
+    """qnn_model.rs -> a Cortex-M0 object file (its C ABI symbol: qnn_predict). `flags` are
+    added last (e.g. ("-C", "overflow-checks=on") to prove the module has no checked
+    arithmetic: any check would link a panic path)."""
     rustc = find_rustc()
     libs = sysroot_libs(rustc)
     with tempfile.TemporaryDirectory(prefix=".rustc.") as tmp_name:
@@ -114,8 +116,9 @@ def compile_model(model_rs: Path, out_obj: Path) -> Path:
         shutil.copy2(model_rs, tmp / "qnn_model.rs")
         (tmp / "lib.rs").write_text(CRATE_ROOT)
         _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", CRATE_TYPE,
-              "--crate-name", "qnn", *RUSTFLAGS, *MODEL_FLAGS, "--emit", "obj", "-L", str(libs),
-              "-o", str(out_obj), str(tmp / "lib.rs")], f"compiling {model_rs.name}",
+              "--crate-name", "qnn", *RUSTFLAGS, *MODEL_FLAGS, *flags, "--emit", "obj",
+              "-L", str(libs), "-o", str(out_obj), str(tmp / "lib.rs")],
+             f"compiling {model_rs.name}",
              bootstrap=True)
     return out_obj
 
