@@ -253,10 +253,17 @@ def _check(fw: Firmware, name: str = ROOT) -> list[str]:
         kind = helper_kind(sym.name) or panic_kind(sym.name)
         if kind and sym.name not in reached and sym.is_func:
             problems.append(f"`{demangle(sym.name)}` ({kind}) is linked into the firmware")
-        if sym.kind in ("data", "bss") and sym.size and fw.origins[sym.name] == "model":
-            problems.append(f"`{demangle(sym.name)}` is a mutable global ({sym.kind}) of the "
-                            "model; the inference must keep its state on the stack")
     return problems
+
+
+def mutable_globals(elf: Path) -> list[str]:
+    """The model's variables in .data/.bss, as problems: generated code keeps its state on
+    the stack (reentrant, and no RAM beyond the stack)."""
+    fw = Firmware(elf)
+    return [f"`{demangle(sym.name)}` is a mutable global ({sym.kind}) of the model; the "
+            "inference must keep its state on the stack"
+            for sym in sorted(fw.symbols.values(), key=lambda s: s.name)
+            if sym.kind in ("data", "bss") and sym.size and fw.origins[sym.name] == "model"]
 
 
 # --- static stack from the .su files ---------------------------------------------------------

@@ -12,7 +12,7 @@ from codegen.rust import SOURCE_RS, generate_rust
 from common.errors import QnnError
 from common.fileio import atomic_write_text
 from firmware.build import build_firmware
-from firmware.elfinfo import check_integer_only, size_report
+from firmware.elfinfo import check_integer_only, mutable_globals, size_report
 from qnn.run import load_int_model
 
 ELF = "qnn.elf"
@@ -78,7 +78,8 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "loop",
     elf = out / ELF
     report = size_report(elf)
     problems = check_integer_only(elf)
-    ok = report.fits and not problems and not report.problems
+    state = mutable_globals(elf)
+    ok = report.fits and not problems and not report.problems and not state
     return {
         "ok": ok,
         "run": str(run),
@@ -91,6 +92,6 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "loop",
         "macs": model.n_macs,
         "size": report.to_dict(),
         "integer_only": not problems,
-        "problems": sorted(set(problems) | set(report.problems)),
+        "problems": sorted(set(problems) | set(report.problems) | set(state)),
         "report": report.render(),
     }

@@ -20,7 +20,7 @@ from codegen.cgen import HEADER, VARIANTS, write_c
 from codegen.rust import SOURCE_RS, generate_rust, write_rust
 from common.errors import QnnError
 from firmware.build import build_firmware
-from firmware.elfinfo import check_integer_only, size_report
+from firmware.elfinfo import check_integer_only, mutable_globals, size_report
 from firmware.make import build
 from firmware.rust import compile_host, compile_model, find_rustc
 from m0.emulator import run_inferences
@@ -193,7 +193,7 @@ def m0_build(model: IntModel, variant: str, folder: Path,
 
 
 def assert_clean(elf: Path, obj: Path) -> None:
-    assert check_integer_only(elf) == []
+    assert check_integer_only(elf) == [] and mutable_globals(elf) == []
     report = size_report(elf)
     assert report.problems == [] and report.inference["data"] == report.inference["bss"] == 0
     names = " ".join(s.name for s in report.symbols)
