@@ -86,10 +86,8 @@ def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
         layers=layers, types=plan.table_types(model), fmt_doc=_FMT_DOC, pad=_pad,
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
-        input_bias=[-int(z) for z in im.zero_point] + [0] * (model.n_in % 2),
-        input_multiplier=_pad(im.multiplier, plan._even(model.n_in)),
-        input_shift=_pad(im.shift, plan._even(model.n_in)), n_in=model.n_in,
-        n_in_pad=plan._even(model.n_in), out_lo=model.layers[-1].lo)
+        zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
+        n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
 
 
 def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
