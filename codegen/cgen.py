@@ -29,9 +29,13 @@ VARIANTS = ("loop", "unrolled")
 HEADER, SOURCE = "qnn_model.h", "qnn_model.c"
 COMPILER = "arm-none-eabi-gcc 12.2"
 FLAGS = "-mcpu=cortex-m0 -mthumb -Os"
-# Figures from bench/bench_m0.py (trained 6-16-16-6 magnet6 fixtures, 1-cycle multiplier),
-# printed in each header: (weights, cycles mean, cycles max, inference flash B, stack B).
-MEASURED: dict[str, list[tuple[str, int, int, int, int]]] = {"loop": [], "unrolled": []}
+# Figures from bench/bench_m0.py --rows 1000 (the trained 6-16-16-6 magnet6 fixtures, 1-cycle
+# multiplier), printed in each header: (weight bits, cycles mean, cycles max, inference flash
+# B, stack B). tests/test_verify_m0.py checks them against a build with this compiler.
+MEASURED: dict[str, list[tuple[int, int, int, int, int]]] = {
+    "loop": [(8, 5794, 5847, 1200, 176), (4, 5763, 5819, 984, 176)],
+    "unrolled": [(8, 2420, 2497, 4528, 172), (4, 1834, 1894, 3700, 120)],
+}
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("codegen", "templates"), trim_blocks=True, lstrip_blocks=True,
@@ -79,12 +83,13 @@ def _pad(values, n: int) -> list[int]:
 
 
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    layers = plan.loop_layers(model)
+    p = plan.loop_plan(model)
+    layers = p.layers
     im = model.input_map
     width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
-        layers=layers, types=plan.table_types(model), fmt_doc=_FMT_DOC, pad=_pad,
+        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad, max_width=width,
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
         zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
         n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
@@ -107,7 +112,7 @@ def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
     return _ENV.get_template("unrolled.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, unrolled variant.",
         layers=views, buffers=buffers, input_rows=unrolled.input_rows(model, need[0]),
-        sums=", ".join(f"s{q}" for q in range(two)) + (", t" if lanes else ""))
+        sums=", ".join(f"s{q}" for q in range(two)) + (", t" if lanes else ""), lanes=lanes)
 
 
 # --- public API --------------------------------------------------------------------------
@@ -142,17 +147,19 @@ def table_bytes(model: IntModel) -> dict[str, int]:
     return plan.loop_table_bytes(model)
 
 
-# Code bytes of the loop variant around its tables (bench/bench_m0.py measures it), and of the
-# unrolled variant per nonzero weight and per output (a linear fit of its sizes).
-LOOP_CODE_BYTES = 400
-UNROLLED_BYTES_PER_WEIGHT, UNROLLED_BYTES_PER_OUTPUT = 9, 20
+# Flash of the code around the tables, as measured (bench/bench_m0.py): the loop variant's
+# functions plus one 20-byte `struct layer` per layer; the unrolled variant's bytes per
+# nonzero weight and per output (a fit of the fixtures' sizes, within ~10 %).
+LOOP_CODE_BYTES, LOOP_BYTES_PER_LAYER = 440, 20
+UNROLLED_BYTES_PER_WEIGHT, UNROLLED_BYTES_PER_OUTPUT = 9.5, 8
 
 
 def flash_estimate(model: IntModel, variant: str = "loop") -> int:
     """Inference flash (code + tables) the variant needs, estimated before building; the
     build's size report has the exact figure."""
     if variant == "loop":
-        return LOOP_CODE_BYTES + sum(table_bytes(model).values())
+        return (LOOP_CODE_BYTES + LOOP_BYTES_PER_LAYER * len(model.layers)
+                + sum(table_bytes(model).values()))
     nonzero = sum(int(np.count_nonzero(L.weights)) for L in model.layers)
     outputs = model.n_in + sum(L.n_out for L in model.layers)
-    return UNROLLED_BYTES_PER_WEIGHT * nonzero + UNROLLED_BYTES_PER_OUTPUT * outputs
+    return round(UNROLLED_BYTES_PER_WEIGHT * nonzero + UNROLLED_BYTES_PER_OUTPUT * outputs)

@@ -44,15 +44,6 @@ def c_int(v: int) -> str:
     return "(-2147483647 - 1)" if v == INT32_MIN else str(v)
 
 
-def c_uint(v: int) -> str:
-    """A uint32 literal of v modulo 2^32 (the value wrap-around arithmetic gives).
-
-    >>> c_uint(-1), c_uint(7)
-    ('4294967295u', '7u')
-    """
-    return f"{int(v) % 2**32}u"
-
-
 def c_type(lo: int, hi: int) -> str:
     """The smallest C integer type holding [lo, hi].
 

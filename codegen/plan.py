@@ -18,7 +18,7 @@ import numpy as np
 from codegen.ctext import INT32_MAX, c_type
 from common.errors import QnnError
 from qnn.intmodel import IntLayer, IntModel, rnd
-from qnn.overflow import dot_range, layer_ranges
+from qnn.overflow import dot_range, fits_int32, layer_ranges, requant_range
 
 # Weight storage of the loop variant, by weight bits: (name, weights per byte, offset)
 FORMATS = {8: ("byte", 1, 128), 4: ("nibble", 2, 8), 2: ("crumb", 4, 2)}
@@ -51,6 +51,7 @@ class Layer:
     last: bool
     fmt: int = 8  # loop variant: container bits of a weight (8, 4 or 2)
     tiles: list[int] = field(default_factory=list)  # loop variant: the weight bytes
+    multiplier: list[int] | None = None  # loop variant: rescaled to one shift, if exact
 
     @property
     def lo(self) -> int:
@@ -81,9 +82,6 @@ class Layer:
 
 def layers(model: IntModel) -> list[Layer]:
     """The model's layers with their folded biases (and no packing)."""
-    if any(L.lo < 0 for L in model.layers[:-1]):
-        raise QnnError("a hidden layer clamps below 0; the C stores hidden activations "
-                       "unsigned, so retrain (hidden layers clamp to [0, 2^bits - 1]).")
     out = []
     for k, (L, r) in enumerate(zip(model.layers, layer_ranges(model), strict=True)):
         W = L.weights.astype(np.int64)
@@ -97,14 +95,14 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
     """The loop variant's weight bytes: 2x2 tiles (rows i, i+1; columns j, j+1), in row-pair
     order, each weight stored offset-binary (W + offset >= 0); odd sizes padded with W = 0.
 
-    byte (8):   2 halfwords  W[i][j] | W[i+1][j] << 8,  W[i][j+1] | W[i+1][j+1] << 8
+    byte (8):   4 bytes  W[i][j], W[i+1][j], W[i][j+1], W[i+1][j+1]
     nibble (4): 2 bytes  W[i][j] | W[i+1][j] << 4,  W[i][j+1] | W[i+1][j+1] << 4
     crumb (2):  1 byte   W[i][j] | W[i+1][j] << 2 | W[i][j+1] << 4 | W[i+1][j+1] << 6
 
     >>> tiles(np.array([[1, -1], [0, -2]]), 8), tiles(np.array([[1, -1], [0, -2]]), 4)
-    ([32897, 32383], [137, 103])
+    ([129, 128, 127, 126], [137, 103])
     >>> tiles(np.array([[1, -1], [0, -2]]), 2), tiles(np.array([[1], [0], [-1]]), 8)
-    ([27], [32897, 32896, 32895, 32896])
+    ([27], [129, 128, 128, 128, 127, 128, 128, 128])
     """
     _, per_byte, offset = FORMATS[fmt]
     n_out, n_in = W.shape
@@ -116,7 +114,7 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
         for j in range(0, P.shape[1], 2):
             t = [int(P[i, j]), int(P[i + 1, j]), int(P[i, j + 1]), int(P[i + 1, j + 1])]
             if fmt == 8:
-                out += [t[0] | t[1] << 8, t[2] | t[3] << 8]
+                out += t
             elif fmt == 4:
                 out += [t[0] | t[1] << 4, t[2] | t[3] << 4]
             else:
@@ -124,13 +122,35 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
     return out
 
 
+def one_shift(layer: IntLayer, acc_lo: list[int], acc_hi: list[int]) -> list[int] | None:
+    """The multipliers rescaled to the layer's largest shift n: M_i * 2^(n - n_i), or None
+    when that is not exact. It is exact when every n_i >= 1 (then rnd(n_i) * 2^(n - n_i) =
+    rnd(n)) and the rescaled product acc * M + rnd(n) still fits int32 (qnn.overflow).
+
+    >>> L = IntLayer(np.zeros((2, 1)), np.zeros(2), np.array([3, 5]), np.array([2, 4]), 0, 1,
+    ...              8, 8)
+    >>> one_shift(L, [-10, -10], [10, 10]), one_shift(L, [-2**28] * 2, [0, 0])
+    ([12, 5], None)
+    """
+    shifts = [int(v) for v in layer.shift]
+    n = max(shifts)
+    if min(shifts) < 1 and min(shifts) != n:
+        return None
+    mults = [int(m) << (n - s) for m, s in zip(layer.multiplier, shifts, strict=True)]
+    for m, lo, hi in zip(mults, acc_lo, acc_hi, strict=True):
+        if not fits_int32(*requant_range(lo, hi, m, n)):
+            return None
+    return mults
+
+
 def loop_layers(model: IntModel) -> list[Layer]:
     """Layers with the loop variant's weight tiles, checked to fit its int32 sums: the raw sums
     add products of stored bytes (<= 255) and stored inputs (<= span), all >= 0."""
     out = layers(model)
-    for layer in out:
+    for layer, r in zip(out, layer_ranges(model), strict=True):
         layer.fmt = weight_format(layer.src.w_bits)
         layer.tiles = tiles(layer.src.weights, layer.fmt)
+        layer.multiplier = one_shift(layer.src, r.acc_lo, r.acc_hi)
         raw = dot_range([255] * layer.n_in_pad, 0, layer.in_span)[1]
         correction = layer.offset * dot_range([1] * layer.n_in_pad, 0, layer.in_span)[1]
         if max(raw, correction) > INT32_MAX:
@@ -140,25 +160,40 @@ def loop_layers(model: IntModel) -> list[Layer]:
     return out
 
 
-def table_types(model: IntModel) -> dict[str, str]:
-    """C types shared by every layer's tables (one dense() reads them all)."""
-    mults = [int(v) for L in model.layers for v in L.multiplier]
-    mults += [int(v) for v in model.input_map.multiplier]
-    return {"multiplier": c_type(0, max(mults)).replace("int32_t", "uint32_t"),
-            "shift": "uint8_t", "bias": "int32_t", "weights": "uint8_t"}
+@dataclass
+class LoopPlan:
+    """Everything the loop variant's template needs besides the model itself."""
+
+    layers: list[Layer]
+    one_shift: bool  # every layer's multipliers rescaled to one shift (no shift tables)
+    input_multiplier: str  # C type of the input map's multipliers
+    multiplier: str  # C type of the layers' multipliers
+
+
+def _utype(values: list[int]) -> str:
+    return c_type(0, max(values)).replace("int32_t", "uint32_t")
+
+
+def loop_plan(model: IntModel) -> LoopPlan:
+    ls = loop_layers(model)
+    one = all(L.multiplier is not None for L in ls)
+    mults = [v for L in ls for v in (L.multiplier if one else L.src.multiplier)]
+    return LoopPlan(ls, one, _utype([int(v) for v in model.input_map.multiplier]),
+                    _utype([int(v) for v in mults]))
 
 
 def loop_table_bytes(model: IntModel) -> dict[str, int]:
     """Bytes of each table the loop variant writes (flash), by name."""
-    types = table_types(model)
-    size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "int32_t": 4}
+    p = loop_plan(model)
+    size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
     n_in = model.n_in
-    out = {"input_zero_point": 2 * n_in, "input_multiplier": size[types["multiplier"]] * n_in,
+    out = {"input_zero_point": 2 * n_in, "input_multiplier": size[p.input_multiplier] * n_in,
            "input_shift": n_in}
-    for layer in loop_layers(model):
+    for layer in p.layers:
         k, n = layer.k, layer.n_out_pad
         out[f"layer{k}_weights"] = len(layer.tiles)
         out[f"layer{k}_bias"] = 4 * n
-        out[f"layer{k}_multiplier"] = size[types["multiplier"]] * n
-        out[f"layer{k}_shift"] = n
+        out[f"layer{k}_multiplier"] = size[p.multiplier] * n
+        if not p.one_shift:
+            out[f"layer{k}_shift"] = n
     return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.ctext import c_int, c_type, c_uint
+from codegen.ctext import c_int, c_type
 from codegen.plan import Layer
 from qnn.intmodel import IntModel, rnd
 from qnn.overflow import dot_range
@@ -14,21 +14,26 @@ from qnn.overflow import dot_range
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
 
-def mac(acc: str, w: int, x: str, unsigned: bool = False) -> str | None:
+def _i32(v: int) -> int:
+    """v modulo 2^32, as the int32 with the same bits.
+
+    >>> _i32(2**32 - 5), _i32(7), _i32(2**31)
+    (-5, 7, -2147483648)
+    """
+    v %= 2**32
+    return v - 2**32 if v >= 2**31 else v
+
+
+def mac(acc: str, w: int, x: str) -> str | None:
     """`acc += w * x` as C, the sign in the operator; None for a zero weight.
 
     >>> mac("s0", -127, "a0[0]"), mac("s0", 1, "a0[1]"), mac("s1", 0, "a0[2]")
     ('s0 -= 127 * a0[0];', 's0 += a0[1];', None)
-    >>> mac("s0", 196603, "a1[3]", unsigned=True)
-    's0 += 196603u * a1[3];'
     """
     if w == 0:
         return None
     op = "+=" if w > 0 else "-="
-    m = abs(w)
-    if m == 1:
-        return f"{acc} {op} {x};"
-    return f"{acc} {op} {m}{'u' if unsigned else ''} * {x};"
+    return f"{acc} {op} {x};" if abs(w) == 1 else f"{acc} {op} {abs(w)} * {x};"
 
 
 @dataclass
@@ -53,7 +58,7 @@ def lanes_fit(layer: Layer, r0: int, r1: int) -> bool:
 
 def _store(layer: Layer, i: int, s: str, dst: str) -> str:
     L = layer.src
-    call = (f"requantize({s}, {int(L.multiplier[i])}u, {c_uint(layer.folded_constant(i))}, "
+    call = (f"requantize({s}, {int(L.multiplier[i])}u, {c_int(_i32(layer.folded_constant(i)))}, "
             f"{int(L.shift[i])}, {c_int(L.lo)}, {c_int(L.hi)})")
     if layer.last:
         return f"out[{i}] = (int16_t){call};"
@@ -99,17 +104,18 @@ def blocks(layer: Layer, src: str, dst: str, pair_lanes: bool, need: list[bool])
         b.lines.append(" ".join(f"s{q} = 0;" for q in range(len(b.units))))
         for j in range(layer.n_in):
             for q, unit in enumerate(b.units):
-                w = int(W[unit[0], j]) + (int(W[unit[1], j]) * 65536 if len(unit) == 2 else 0)
-                line = mac(f"s{q}", w, f"{src}[{j}]", unsigned=len(unit) == 2)
+                if len(unit) == 2:
+                    w0, w1 = int(W[unit[0], j]), int(W[unit[1], j])
+                    line = (f"s{q} += PAIR({w0}, {w1}) * {src}[{j}];" if w0 or w1 else None)
+                else:
+                    line = mac(f"s{q}", int(W[unit[0], j]), f"{src}[{j}]")
                 if line:
                     b.lines.append(line)
         for q, unit in enumerate(b.units):
             if len(unit) == 2:
-                b.lines += [f"t = (uint32_t)((int32_t)(s{q} << 16) >> 16);"
-                            f"    /* row {unit[0]}: the low lane */",
+                b.lines += [f"t = (uint32_t)((int32_t)(s{q} << 16) >> 16); /* row {unit[0]} */",
                             _store(layer, unit[0], "t", dst),
-                            f"s{q} = (uint32_t)((int32_t)(s{q} - t) >> 16);"
-                            f" /* row {unit[1]}: the high lane */"]
+                            f"s{q} = (uint32_t)((int32_t)(s{q} - t) >> 16);   /* row {unit[1]} */"]
             b.lines.append(_store(layer, unit[-1], f"s{q}", dst))
         out.append(b)
     return out
@@ -121,5 +127,5 @@ def input_rows(model: IntModel, need: list[bool]) -> list[dict]:
     rows = []
     for j in (j for j in range(model.n_in) if need[j]):
         m, s, z = int(im.multiplier[j]), int(im.shift[j]), int(im.zero_point[j])
-        rows.append({"j": j, "m": m, "s": s, "c": c_uint(int(rnd(s)) - z * m)})
+        rows.append({"j": j, "m": m, "s": s, "c": c_int(_i32(int(rnd(s)) - z * m))})
     return rows

@@ -110,17 +110,22 @@ def layer_ranges(model: IntModel) -> list[LayerRange]:
     return out
 
 
-def _requant_range(lo: int, hi: int, m: int, n: int) -> tuple[int, int]:
+def requant_range(lo: int, hi: int, m: int, n: int) -> tuple[int, int]:
+    """The range of acc * m + rnd(n) for acc in [lo, hi] (the requantization's product)."""
     r = int(rnd(n))
     a, b = lo * m + r, hi * m + r
     return min(a, b), max(a, b)
+
+
+def fits_int32(lo: int, hi: int) -> bool:
+    return lo >= INT32_MIN and hi <= INT32_MAX
 
 
 def analyze(model: IntModel) -> OverflowReport:
     im = model.input_map
     stages = []
     # input map: d in [-zp, 65535 - zp], product d * m + rnd(s)
-    prods = [_requant_range(-int(z), 65535 - int(z), int(m), int(s))
+    prods = [requant_range(-int(z), 65535 - int(z), int(m), int(s))
              for z, m, s in zip(im.zero_point, im.multiplier, im.shift, strict=True)]
     d_lo, d_hi = -int(im.zero_point.max()), 65535 - int(im.zero_point.min())
     stages.append(StageBound(
@@ -129,7 +134,7 @@ def analyze(model: IntModel) -> OverflowReport:
     for k, (layer, r) in enumerate(zip(model.layers, layer_ranges(model), strict=True)):
         worst, p_los, p_his = [], [], []
         for i in range(layer.n_out):
-            p_lo, p_hi = _requant_range(r.acc_lo[i], r.acc_hi[i], int(layer.multiplier[i]),
+            p_lo, p_hi = requant_range(r.acc_lo[i], r.acc_hi[i], int(layer.multiplier[i]),
                                         int(layer.shift[i]))
             p_los.append(p_lo)
             p_his.append(p_hi)

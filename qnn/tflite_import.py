@@ -43,9 +43,7 @@ from qnn.tflite_read import read_tflite
 from qnn.tflite_ref import Dense, Plan, plan
 
 # Bits of M. Fidelity to TFLite grows with them (on the QAT'd magnet model, outputs within
-# 1 LSB of the .tflite's: 83% at 8 bits, 99.2% at 12, 99.6% at 14, 99.7% at 15), and 14 is
-# the widest at which the compact C keeps its one-word constants and assembly kernel (15
-# falls back to plain C, 2.3x the cycles).
+# 1 LSB of the .tflite's: 83% at 8 bits, 99.2% at 12, 99.6% at 14, 99.7% at 15).
 DEFAULT_M_BITS = 14
 SOURCE = "model.tflite"  # the imported file, kept in the run folder for `qnn eval`
 

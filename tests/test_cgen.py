@@ -57,6 +57,7 @@ CASES = [
     ((2, 3, 2), 4, 4, 8),
     ((9, 17, 3), (4, 8), 7, 11),
     ((1, 1, 1), 2, 2, 2),
+    ((4, 300, 3), (4, 8), 8, 8),  # more than 255 outputs: 16-bit sizes in the loop's table
 ]
 
 
@@ -172,22 +173,36 @@ def test_header_is_the_manual():
 
 
 def test_loop_tables_and_packing():
-    """Named tables per layer; weights in 2x2 tiles, 8-bit two per halfword, 4-bit two per
-    byte, 2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits);
-    odd sizes padded to even ones."""
-    for w_bits, tables in ((8, ("uint16_t", 48, 128, 48)), (4, ("uint8_t", 48, 128, 48)),
-                           (2, ("uint8_t", 24, 64, 24))):
+    """Named tables per layer; weights in 2x2 tiles, 8-bit one per byte, 4-bit two per byte,
+    2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits, a
+    quarter at 2); odd sizes padded to even ones."""
+    for w_bits, sizes in ((8, (96, 256, 96)), (4, (48, 128, 48)), (2, (24, 64, 24))):
         src = generate_c(random_int_model((6, 16, 16, 6), w_bits), "loop")[SOURCE]
-        for k, n in enumerate(tables[1:], 1):
-            assert f"static const {tables[0]} layer{k}_weights[{n}]" in src, (w_bits, k)
+        for k, n in enumerate(sizes, 1):
+            assert f"static const uint8_t layer{k}_weights[{n}]" in src, (w_bits, k)
             assert f"static const int32_t layer{k}_bias[" in src
-            assert f"layer{k}_multiplier[" in src and f"layer{k}_shift[" in src
+            assert f"layer{k}_multiplier[" in src and f"layer{k}_shift[" not in src
     src = generate_c(random_int_model((6, 16, 16, 6), (8, 4, 2)), "loop")[SOURCE]
-    assert "uint16_t layer1_weights[48]" in src and "uint8_t layer2_weights[128]" in src
-    assert "uint8_t layer3_weights[24]" in src and "switch (L->per_byte)" in src
+    assert "layer1_weights[96]" in src and "layer2_weights[128]" in src
+    assert "layer3_weights[24]" in src and "switch (L->per_byte)" in src
     src = generate_c(random_int_model((3, 5, 2), 8), "loop")[SOURCE]
-    assert "layer1_weights[12]" in src and "layer2_weights[6]" in src  # 6x4 and 2x6, halved
+    assert "layer1_weights[24]" in src and "layer2_weights[12]" in src  # 6x4 and 2x6
     assert "a[QNN_N_IN] = 0;" in src
+
+
+@needs_gcc
+def test_loop_shift_tables_when_one_shift_is_not_exact(tmp_path):
+    """Each layer's multipliers are rescaled to its largest shift when that is exact; when
+    not (a shift of 0 beside others, or a product leaving int32), the loop keeps per-channel
+    shift tables, and stays bit-exact."""
+    model = random_int_model((5, 9, 4), 8, 8, 12, seed=3, m_bits=15)
+    model.layers[0].shift[0], model.layers[0].multiplier[0] = 0, 1
+    src = generate_c(model, "loop")[SOURCE]
+    assert "layer1_shift[10]" in src and "layer2_shift[4]" in src
+    x = inputs(model.n_in, 2000, 3)
+    assert np.array_equal(host_run(model, "loop", tmp_path, x), predict_int(model, x))
+    one = generate_c(random_int_model((5, 9, 4), 8, 8, 12, seed=3), "loop")[SOURCE]
+    assert "layer1_shift[" not in one and "multipliers for a shift of" in one
 
 
 def test_table_bytes_and_flash_estimate():
@@ -203,14 +218,18 @@ def test_unrolled_shape():
     share each multiply where the lanes fit int16, never at 8 bits."""
     m8 = IntModel.load(FIXTURES / "magnet6_8bit_int_model.json")
     src = generate_c(m8, "unrolled")[SOURCE]
-    n_stmt = len(re.findall(r"^    s[01] [+-]= ", src, flags=re.M))
+    n_stmt = len(re.findall(r"^    s\d [+-]= ", src, flags=re.M))
     assert n_stmt == sum(int(np.count_nonzero(L.weights)) for L in m8.layers)
-    assert "share each multiply" not in src
+    assert "PAIR(" not in src
     w = int(m8.layers[0].weights[0, 0])
     assert f"s0 {'-' if w < 0 else '+'}= {abs(w)} * a0[0];" in src
     m4 = IntModel.load(FIXTURES / "magnet6_4bit_int_model.json")
     src4 = generate_c(m4, "unrolled")[SOURCE]
-    assert "share each multiply" in src4 and "u * a2[" in src4
+    pairs = re.findall(r"s\d \+= PAIR\((-?\d+), (-?\d+)\) \* a2\[(\d+)\];", src4)
+    assert pairs and "#define PAIR(w0, w1)" in src4
+    W = m4.layers[2].weights
+    w0, w1, j = (int(v) for v in pairs[0])
+    assert (w0, w1) == (int(W[0, j]), int(W[1, j]))  # output rows 0 and 1 share a sum
 
 
 def test_lanes_need_the_proof():
@@ -240,9 +259,19 @@ def test_refusals(tmp_path):
     files = generate_c(model, prefix="net")
     assert set(files) == {"net_model.h", "net_model.c"}
     assert "void net_predict(" in files["net_model.h"]
-    model.layers[0].lo = -1
-    with pytest.raises(QnnError, match="hidden layer clamps below 0"):
-        generate_c(model)
+
+
+@needs_gcc
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hidden_clamps_below_zero_and_above_zero(tmp_path, variant):
+    """Hidden layers may clamp to any int16 range (an imported TFLite model's int8 ones do):
+    their activations are stored minus the lower bound, and the next layer folds it in."""
+    model = random_int_model((5, 9, 7, 3), (8, 4, 2), 8, 10, seed=11)
+    model.layers[0].lo, model.layers[0].hi = -128, 127
+    model.layers[1].lo, model.layers[1].hi = 3, 200
+    x = inputs(model.n_in, 2000, 11)
+    ref = predict_int(model, x)
+    assert np.array_equal(host_run(model, variant, tmp_path, x), ref)
 
 
 @pytest.mark.parametrize("module", [codegen.ctext, codegen.plan, codegen.unrolled,

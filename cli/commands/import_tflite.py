@@ -45,8 +45,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    "int16 output LSB (default: the .tflite's own output step, y_std * scale)")
     p.add_argument("--m-bits", type=int, default=DEFAULT_M_BITS,
                    help=f"bits of the requantization multipliers M, 4..15 (default "
-                   f"{DEFAULT_M_BITS}: close to TFLite's rescales, and the compact C keeps its "
-                   "fast assembly form)")
+                   f"{DEFAULT_M_BITS}: close to TFLite's rescales)")
     return p
 
 
