@@ -26,14 +26,14 @@ from codegen.cgen import _ENV, HEADER, VARIANTS, _common, generate_c
 from codegen.ctext import c_ident, c_type
 from common.errors import QnnError
 from common.fileio import atomic_write_text
-from qnn.intmodel import IntModel
+from qnn.intmodel import IntModel, rnd
 from qnn.overflow import check_export
 
 SOURCE_RS = "qnn_model.rs"
 RUST_TYPES = {"uint8_t": "u8", "int8_t": "i8", "uint16_t": "u16", "int16_t": "i16",
               "uint32_t": "u32", "int32_t": "i32"}
-# The loop variant's weight storage, by container bits: (Format, tile type, inputs per tile)
-FORMATS = {8: ("Bytes", "[u8; 2]", 1), 4: ("Nibbles", "u8", 1), 2: ("Crumbs", "u8", 2)}
+# The loop variant's weight storage, by container bits (codegen.plan.tiles): the Format.
+FORMATS = {8: "Bytes", 4: "Nibbles", 2: "Crumbs"}
 _FMT_DOC = {8: "as W + 128, rows i and i + 1 in two bytes per input",
             4: "as W + 8, rows i and i + 1 in a byte per input",
             2: "as W + 2, rows i and i + 1 of inputs j and j + 1 in a byte"}
@@ -122,40 +122,39 @@ def _api(model: IntModel, ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    layers = plan.loop_layers(model)
+    p = plan.loop_plan(model)
     im = model.input_map
-    n_in_pad = plan._even(model.n_in)
-    width = max([n_in_pad] + [L.n_out_pad for L in layers])
-    mult = RUST_TYPES[plan.table_types(model)["multiplier"]]
-    formats = sorted({L.fmt for L in layers}, reverse=True)
+    width = max([plan._even(model.n_in)] + [L.n_out_pad for L in p.layers])
     views = []
-    for L in layers:
-        fmt, tile, per_tile = FORMATS[L.fmt]
-        if L.fmt == 8:  # the halfwords W[i][j] | W[i+1][j] << 8 as their two bytes
-            L.tiles = [b for t in L.tiles for b in (t & 0xFF, t >> 8)]
+    for L in p.layers:
+        mults = L.multiplier if p.one_shift else L.src.multiplier
         views.append({"k": L.k, "n_in": L.n_in, "n_out": L.n_out, "w_bits": L.src.w_bits,
-                      "lo": L.lo, "span": L.span, "offset": L.offset, "fmt": L.fmt,
-                      "doc": _FMT_DOC[L.fmt], "format": fmt, "tile": tile,
-                      "tiles": L.tiles, "row": L.n_in_pad // per_tile,
+                      "lo": L.lo, "span": L.span, "doc": _FMT_DOC[L.fmt],
+                      "format": FORMATS[L.fmt], "tiles": L.tiles,
+                      "group": 2 if L.fmt == 8 else 1, "n_in_pad": L.n_in_pad,
+                      "n_out_pad": L.n_out_pad,
                       "padded": L.n_in != L.n_in_pad or L.n_out != L.n_out_pad,
                       "bias": _pad(L.bias, L.n_out_pad),
-                      "multiplier": _pad(L.src.multiplier, L.n_out_pad),
-                      "shift": _pad(L.src.shift, L.n_out_pad)})
+                      "multiplier": _pad(mults, L.n_out_pad),
+                      "shift": int(L.src.shift.max()), "shifts": _pad(L.src.shift, L.n_out_pad)})
     return _ENV.get_template("loop.rs.j2").render(
         _api(model, ctx), file=f"{ctx['prefix']}_model.rs", what="the network, loop variant.",
-        layers=views, formats=formats, mult=mult, width=width,
+        layers=views, formats=sorted({L.fmt for L in p.layers}, reverse=True),
+        one_shift=p.one_shift, mult=RUST_TYPES[p.multiplier],
+        input_mult=RUST_TYPES[p.input_multiplier], width=width,
         input_zero_point=[int(z) for z in im.zero_point],
         input_multiplier=[int(m) for m in im.multiplier],
         input_shift=[int(s) for s in im.shift], n_in_odd=model.n_in % 2 == 1,
-        out_lo=model.layers[-1].lo, last=(len(layers) % 2 == 1))
+        out_lo=model.layers[-1].lo, last=len(p.layers) % 2 == 1)
 
 
 def _pad(values, n: int) -> list[int]:
     return [int(v) for v in values] + [0] * (n - len(values))
 
 
-def _w(v: int) -> str:
-    return f"W({int(v) % 2**32})"
+def _i32(v: int) -> int:
+    v %= 2**32
+    return v - 2**32 if v >= 2**31 else v
 
 
 def _mac(acc: str, w: int, x: str) -> str | None:
@@ -167,17 +166,13 @@ def _mac(acc: str, w: int, x: str) -> str | None:
     if w == 0:
         return None
     op = "+=" if w > 0 else "-="
-    return f"{acc} {op} {x};" if abs(w) == 1 else f"{acc} {op} {_w(abs(w))} * {x};"
-
-
-def _requantize(layer: plan.Layer, i: int, s: str) -> str:
-    L = layer.src
-    return (f"requantize({s}, {int(L.multiplier[i])}, {layer.folded_constant(i)}, "
-            f"{int(L.shift[i])}, {int(L.lo)}, {int(L.hi)})")
+    return f"{acc} {op} {x};" if abs(w) == 1 else f"{acc} {op} W({abs(w)}) * {x};"
 
 
 def _store(layer: plan.Layer, i: int, s: str) -> str:
-    call = _requantize(layer, i, s)
+    L = layer.src
+    call = (f"requantize({s}, {int(L.multiplier[i])}, {_i32(layer.folded_constant(i))}, "
+            f"{int(L.shift[i])}, {int(L.lo)}, {int(L.hi)})")
     if layer.last:
         return f"*out{i} = {call} as i16;"
     lo = int(layer.lo)
@@ -186,8 +181,8 @@ def _store(layer: plan.Layer, i: int, s: str) -> str:
 
 
 def _blocks(layer: plan.Layer, pair_lanes: bool, need: list[bool]) -> list[dict[str, Any]]:
-    """The statements of one layer, as codegen.unrolled.blocks writes them for the C: up to
-    two sums per block (four when rows share a sum), each input read once for all."""
+    """The statements of one layer, as codegen.unrolled.blocks writes them for the C: two sums
+    per block (four when rows share a sum), each input read once for all of them."""
     W = layer.src.weights
     units = unrolled._units(layer, [i for i in range(layer.n_out) if need[i]], pair_lanes)
     per_block = 4 if any(len(u) == 2 for u in units) else 2
@@ -199,8 +194,11 @@ def _blocks(layer: plan.Layer, pair_lanes: bool, need: list[bool]) -> list[dict[
         used = set()
         for j in range(layer.n_in):
             for q, unit in enumerate(block):
-                w = int(W[unit[0], j]) + (int(W[unit[1], j]) * 65536 if len(unit) == 2 else 0)
-                line = _mac(f"s{q}", w, f"{src}{j}")
+                if len(unit) == 2:
+                    w0, w1 = int(W[unit[0], j]), int(W[unit[1], j])
+                    line = f"s{q} += pair({w0}, {w1}) * {src}{j};" if w0 or w1 else None
+                else:
+                    line = _mac(f"s{q}", int(W[unit[0], j]), f"{src}{j}")
                 if line:
                     macs.append(line)
                     used.add(q)
@@ -209,13 +207,23 @@ def _blocks(layer: plan.Layer, pair_lanes: bool, need: list[bool]) -> list[dict[
         lines += macs
         for q, unit in enumerate(block):
             if len(unit) == 2:
-                lines += [f"let t = W(((s{q}.0 << 16) as i32 >> 16) as u32);",
+                lines += [f"let t = W(((s{q}.0 << 16) as i32 >> 16) as u32); // row {unit[0]}",
                           _store(layer, unit[0], "t"),
-                          f"s{q} = W(((s{q} - t).0 as i32 >> 16) as u32);"]
+                          f"s{q} = W(((s{q} - t).0 as i32 >> 16) as u32); // row {unit[1]}"]
             lines.append(_store(layer, unit[-1], f"s{q}"))
-        rows = [f"rows {u[0]} and {u[1]}" for u in block if len(u) == 2]
-        out.append({"lines": lines, "lanes": " and ".join(rows)})
+        rows = ", ".join(" + ".join(map(str, u)) for u in block)
+        out.append({"lines": lines, "rows": rows if any(len(u) == 2 for u in block) else ""})
     return out
+
+
+def _input_rows(model: IntModel, need: list[bool]) -> list[dict[str, int]]:
+    """The input map as requantize() arguments: (in * m + (rnd(s) - zero * m)) >> s."""
+    im = model.input_map
+    rows = []
+    for j in (j for j in range(model.n_in) if need[j]):
+        m, s, z = int(im.multiplier[j]), int(im.shift[j]), int(im.zero_point[j])
+        rows.append({"j": j, "m": m, "s": s, "c": _i32(int(rnd(s)) - z * m)})
+    return rows
 
 
 def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
@@ -226,10 +234,11 @@ def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
         views.append({"k": L.k, "n_in": L.n_in, "n_out": L.n_out, "w_bits": L.src.w_bits,
                       "blocks": _blocks(L, L.src.w_bits <= 4, need[L.k])})
     inputs = [f"in{j}" if need[0][j] else "_" for j in range(model.n_in)]
+    lanes = any(b["rows"] for v in views for b in v["blocks"])
     return _ENV.get_template("unrolled.rs.j2").render(
         _api(model, ctx), file=f"{ctx['prefix']}_model.rs",
         what="the network, unrolled variant.", layers=views, input_names=inputs,
-        input_rows=unrolled.input_rows(model, need[0]))
+        input_rows=_input_rows(model, need[0]), lanes=lanes)
 
 
 # --- public API --------------------------------------------------------------------------
