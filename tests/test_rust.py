@@ -262,6 +262,33 @@ def test_random_models_bit_exact_full_range(tmp_path, arm_toolchain, rust_toolch
         assert r["mismatches"] == 0 and r["ok"], (variant, r["first_mismatch"])
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_m0_predict_by_value_needs_no_helper(tmp_path, arm_toolchain, rust_toolchain,
+                                            variant):
+    """`predict` (the safe API, returning [i16; N_OUT]) links no memclr/memcpy either."""
+    model = fixture("magnet6_4bit")
+    write_c(model, tmp_path, variant)
+    (tmp_path / SOURCE_RS).write_text(generate_rust(model, variant) + BY_VALUE)
+    obj = compile_model(tmp_path / SOURCE_RS, tmp_path / "m.o")
+    elf = build_firmware(tmp_path, tmp_path / "build", model_object=obj,
+                         keep=["qnn_by_value"]).elf
+    assert check_integer_only(elf, "qnn_by_value") == []
+    x = inputs(model.n_in, 50)
+    res = run_inferences(elf, x, model.n_out, function="qnn_by_value")
+    np.testing.assert_array_equal(res.outputs, predict_int(model, x))
+
+
+BY_VALUE = """
+#[no_mangle]
+pub unsafe extern "C" fn qnn_by_value(input: *const u16, output: *mut i16) {
+    let y = predict(&*input.cast::<[u16; N_IN]>());
+    for (o, v) in (*output.cast::<[i16; N_OUT]>()).iter_mut().zip(y) {
+        *o = v;
+    }
+}
+"""
+
+
 def test_a_panicking_module_fails_the_build_by_name(tmp_path, arm_toolchain, rust_toolchain):
     """Indexing with a run-time index needs core's panic_bounds_check, which is not linked:
     the build says so."""
