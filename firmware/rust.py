@@ -5,10 +5,13 @@ library for `thumbv6m-none-eabi`, and there is no rustup here. So `core` is buil
 sources that match the compiler (the ones under its own sysroot), once, and cached; then a
 crate root that includes the model compiles to one object file, linked like the C one.
 
-`compiler_builtins` is an empty crate: the model must need no helper (no 64-bit arithmetic,
-no division, no memcpy), and a call to one would be an undefined symbol at link time, which the
-build reports by name. The crate root gives the only `#[panic_handler]`, an endless loop; the
-integer-only check then proves no `core::panicking` code is reachable from `qnn_predict`.
+`compiler_builtins` is an empty crate and `core` is not linked at all: the model must need no
+helper (no 64-bit arithmetic, no division, no memcpy/memclr) and no out-of-line code of `core`
+(no panic path), and a call to one is an undefined symbol at link time, which the build
+reports by name. The crate root gives the only `#[panic_handler]`, an endless loop; the
+integer-only check then also proves no `core::panicking` code is reachable from `qnn_predict`.
+
+Which compiler: Debian's /usr/bin/rustc (or $QNN_RUSTC), never the first `rustc` on PATH.
 """
 
 from __future__ import annotations
