@@ -154,6 +154,29 @@ def test_host_bit_exact(tmp_path, rust_toolchain, name, model, variant):
     np.testing.assert_array_equal(host_run(exe, x, model.n_out), predict_int(model, x))
 
 
+def clamped_hidden_model() -> IntModel:
+    """Hidden layers clamped to [-128, 127] and [3, 200] (like an imported TFLite model's)."""
+    model = random_int_model((5, 9, 7, 3), (8, 4, 2), 8, 10, seed=11)
+    model.layers[0].lo, model.layers[0].hi = -128, 127
+    model.layers[1].lo, model.layers[1].hi = 3, 200
+    return model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_host_bit_exact_on_the_c_generators_cases(tmp_path, rust_toolchain, variant):
+    """Every model shape test_cgen.py checks the C on (odd sizes, 1-1-1, a 300-wide layer,
+    2..8-bit weights, 2..8-bit activations), and hidden layers that clamp below zero."""
+    from test_cgen import CASES
+
+    cases = [random_int_model(*case, seed=k) for k, case in enumerate(CASES)]
+    for k, model in enumerate([*cases, clamped_hidden_model()]):
+        x = inputs(model.n_in, 2000, seed=k)
+        exe = host_exe(model, variant, tmp_path / str(k))
+        np.testing.assert_array_equal(host_run(exe, x, model.n_out), predict_int(model, x),
+                                      err_msg=f"model {k}")
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_host_debug_build_with_overflow_checks_and_include(tmp_path, rust_toolchain,
                                                             variant):
@@ -214,6 +237,16 @@ def test_m0_bit_exact_and_clean(tmp_path, arm_toolchain, rust_toolchain, name, m
     res = run_inferences(elf, x, model.n_out)
     np.testing.assert_array_equal(res.outputs, predict_int(model, x))
     assert size_report(elf).stack_worst == res.peak_stack
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_m0_hidden_layers_clamped_below_zero(tmp_path, arm_toolchain, rust_toolchain, variant):
+    model = clamped_hidden_model()
+    elf, obj = m0_build(model, variant, tmp_path)
+    assert_clean(elf, obj)
+    x = inputs(model.n_in, 1000, seed=12)
+    np.testing.assert_array_equal(run_inferences(elf, x, model.n_out).outputs,
+                                  predict_int(model, x))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
