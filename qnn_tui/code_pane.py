@@ -1,8 +1,8 @@
-"""Pane 4, Codegen: the generated C (highlighted), its header with a usage example, and one
-key that builds with arm-none-eabi-gcc and runs the emulated Cortex-M0: size bars, per-symbol
-sizes, the integer-only check, bit-exactness, cycles and microseconds at the project's clock
-(with the 1-cycle and the 32-cycle multiplier) and peak stack. `e` exports the C to a folder.
-Errors are shown in the pane."""
+"""Pane 4, Codegen: the generated C or Rust (highlighted; `l` toggles), the C header with a
+usage example, and one key that builds it (arm-none-eabi-gcc; rustc for Rust) and runs the
+emulated Cortex-M0: size bars, per-symbol sizes, the integer-only check, bit-exactness, cycles
+and microseconds at the project's clock (with the 1-cycle and the 32-cycle multiplier) and
+peak stack. `e` exports the source to a folder. Errors are shown in the pane."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def report_text(summary: dict[str, Any], clock_mhz: float) -> Text:
     b, v = summary["build"], summary["verify"]
     size = b["size"]
     out = Text()
+    if b.get("lang") == "rust":
+        out.append(f"Rust: {b.get('compiler')}\n", style="bold")
     out.append("flash ", style="bold")
     out.append_text(bar(size["flash_used"], size["flash_total"]))
     out.append("\nRAM   ", style="bold")
@@ -103,7 +105,8 @@ class CodePane(Vertical, can_focus=True):
     BINDINGS = [
         Binding("b", "app.build", "build + verify"),
         Binding("v", "variant", "variant"),
-        Binding("c", "show('code')", "C source"),
+        Binding("l", "lang", "C/Rust"),
+        Binding("c", "show('code')", "source"),
         Binding("h", "show('header')", "header"),
         Binding("r", "show('report')", "report"),
         Binding("e", "export", "export C"),
@@ -120,7 +123,7 @@ class CodePane(Vertical, can_focus=True):
         with ContentSwitcher(initial="code", id="code-switch"):
             for view in VIEWS:
                 with VerticalScroll(id=view):
-                    yield Static(id=f"code-{view}")
+                    yield Static(id="code-text" if view == "code" else f"code-{view}")
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh_code())
@@ -131,6 +134,12 @@ class CodePane(Vertical, can_focus=True):
         s.project.variant = VARIANTS[(VARIANTS.index(s.variant) + 1) % len(VARIANTS)]
         self.app.autosave()
         self.app.refresh_panes()
+
+    def action_lang(self) -> None:
+        s = self.session
+        s.lang = "rust" if s.lang == "c" else "c"
+        s.build = None  # the report was of the other language
+        self.refresh_all()
 
     def action_show(self, which: str) -> None:
         self.query_one(ContentSwitcher).current = which
@@ -168,11 +177,12 @@ class CodePane(Vertical, can_focus=True):
             if text:
                 self.export_to(text.strip())
 
-        self.app.push_screen(EditScreen(f"export {s.variant} qnn_model.c/.h to folder",
-                                        default), done)
+        what = "qnn_model.rs" if s.lang == "rust" else "qnn_model.c/.h"
+        self.app.push_screen(EditScreen(f"export {s.variant} {what} to folder", default), done)
 
     def export_to(self, folder: str) -> None:
         from codegen.cgen import write_c
+        from codegen.rust import write_rust
 
         s = self.session
         target = Path(folder).expanduser()
@@ -181,7 +191,8 @@ class CodePane(Vertical, can_focus=True):
         try:
             if target.exists() and not target.is_dir():
                 raise QnnError(f"{target}: not a folder; give a folder for the C files.")
-            written = write_c(s.int_model, target, s.variant)
+            write = write_rust if s.lang == "rust" else write_c
+            written = write(s.int_model, target, s.variant)
         except (QnnError, OSError) as e:
             self.app.notify(str(e), severity="error", title="export failed", timeout=12)
             return
@@ -192,9 +203,10 @@ class CodePane(Vertical, can_focus=True):
 
     def refresh_all(self) -> None:
         s = self.session
-        status = (f"variant [b]{s.variant}[/b] (v)  clock {s.project.clock_mhz:g} MHz (k)  "
-                  "b build+verify  e export to a folder\nviews: c source, h header + usage, "
-                  "r report")
+        lang = "Rust" if s.lang == "rust" else "C"
+        status = (f"[b]{lang}[/b] (l)  variant [b]{s.variant}[/b] (v)  clock "
+                  f"{s.project.clock_mhz:g} MHz (k)  b build+verify  e export\n"
+                  "views: c source, h header + usage, r report")
         self.query_one("#code-status", Static).update(status)
         self.refresh_code()
         self.refresh_report()
@@ -206,30 +218,39 @@ class CodePane(Vertical, can_focus=True):
         if s.stale:
             return "the bit widths changed: wait for the re-quantization (pane 3)."
         from codegen.cgen import generate_c
+        from codegen.rust import SOURCE_RS, generate_rust
 
         try:
-            return generate_c(s.int_model, s.variant)
+            files = generate_c(s.int_model, s.variant)
+            if s.lang == "rust":
+                files[SOURCE_RS] = generate_rust(s.int_model, s.variant)
+            return files
         except QnnError as e:
             return str(e)
 
     def refresh_code(self) -> None:
         from codegen.cgen import HEADER, SOURCE
+        from codegen.rust import SOURCE_RS
 
         files = self._files()
-        code, header = self.query_one("#code-code", Static), self.query_one("#code-header",
-                                                                              Static)
+        code = self.query_one("#code-text", Static)
+        header = self.query_one("#code-header", Static)
         if isinstance(files, str):
             code.update(Text(files, style="red" if "overflow" in files else ""))
             header.update(files)
             return
         theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
-        code.update(Syntax(files[SOURCE], "c", line_numbers=True, word_wrap=True, theme=theme))
+        rust = self.session.lang == "rust"
+        code.update(Syntax(files[SOURCE_RS if rust else SOURCE], "rust" if rust else "c",
+                           line_numbers=True, word_wrap=True, theme=theme))
         s = self.session
         b = s.build if s.build and s.build["build"].get("variant") == s.variant else None
         cycles = b["verify"]["cycles"]["mean"] if b else None
         example = usage_example(s.int_model, cycles=cycles, clock_mhz=s.project.clock_mhz)
-        header.update(Syntax(f"/* ---- usage ---- */\n{example}\n\n/* ---- {HEADER} ---- */\n"
-                             f"{files[HEADER]}", "c", word_wrap=True, theme=theme))
+        note = ("/* The Rust module exports the same C ABI: C firmware calls it through\n"
+                " * this header and links qnn_model.rs's object. */\n" if rust else "")
+        header.update(Syntax(f"{note}/* ---- usage ---- */\n{example}\n\n/* ---- {HEADER} ---- "
+                             f"*/\n{files[HEADER]}", "c", word_wrap=True, theme=theme))
 
     def refresh_report(self) -> None:
         s = self.session
@@ -237,8 +258,9 @@ class CodePane(Vertical, can_focus=True):
         if self.error:
             w.update(Text(self.error, style="bold red"))
         elif s.build is None:
-            w.update("not built yet: press b to build with arm-none-eabi-gcc and run the "
-                     "emulated Cortex-M0.")
+            tools = "rustc and arm-none-eabi-gcc" if s.lang == "rust" else "arm-none-eabi-gcc"
+            w.update(f"not built yet: press b to build with {tools} and run the emulated "
+                     "Cortex-M0.")
         else:
             built = s.build["build"].get("variant", "?") if isinstance(s.build.get("build"),
                                                                         dict) else "?"

@@ -223,8 +223,8 @@ def _moved(obj: Any, old: str, new: str) -> Any:
     return obj
 
 
-def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
-                     ) -> dict[str, Any]:
+def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300,
+                     lang: str = "c") -> dict[str, Any]:
     """Export, build, size report, integer-only check, then the emulated M0 against the
     numpy reference (and its cycles again with a 32-cycle multiplier, for an M0 built with
     the small one). A missing toolchain or a compiler error arrives as QnnError.
@@ -239,9 +239,10 @@ def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
     failed = out.with_name(FAILED_BUILD)
     with atomic_dir(out) as tmp:
         try:
-            b = build(run, tmp, variant)
-            v = verify(run, None, n_random, variant=variant, out=tmp)
-            slow = verify(run, None, n_random, variant=variant, out=tmp, slow_multiply=True)
+            b = build(run, tmp, variant, lang=lang)
+            v = verify(run, None, n_random, variant=variant, out=tmp, lang=lang)
+            slow = verify(run, None, n_random, variant=variant, out=tmp, lang=lang,
+                          slow_multiply=True)
             v["cycles_slow_multiply"] = slow["cycles"]
             summary = _moved({"build": b, "verify": v}, str(tmp), str(out))
             atomic_write_json(tmp / SUMMARY, summary)

@@ -42,9 +42,10 @@ HELP = """\
 | key | 4 Codegen |
 |---|---|
 | `v` / `k` | C variant / the M0 clock (MHz) for µs per inference |
+| `l` | language: C / Rust (no_std module, same C ABI; built with Debian's rustc) |
 | `b` | build with arm-none-eabi-gcc, check, run on the emulated M0 |
-| `c` `h` `r` | C source / header with a usage example / report |
-| `e` | export qnn_model.c/.h to a folder of your choice |
+| `c` `h` `r` | source / C header with a usage example / report |
+| `e` | export qnn_model.c/.h (or qnn_model.rs) to a folder of your choice |
 
 **The figures.** *val MSE*: mean squared error of the standardised outputs (each output
 counts alike) on the validation rows (10 % held out); *best integer model*: the epoch whose

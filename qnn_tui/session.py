@@ -96,6 +96,7 @@ class Session:
     history: list[Any] = field(default_factory=list)  # Progress-like dicts/objects
     build: dict[str, Any] | None = None  # last build-and-verify summary
     stale: bool = False  # the bit widths changed since int_model was made
+    lang: str = "c"  # what the codegen pane shows and builds: "c" or "rust"
     created: bool = False  # the folder was new: the project has just been made
 
     @classmethod
@@ -157,6 +158,8 @@ class Session:
         summary = self.paths["build"] / SUMMARY
         if summary.is_file():
             self.build, why = read_json(summary, check_summary)
+            if self.build is not None:  # reopen on the language last built
+                self.lang = "rust" if self.build["build"].get("lang") == "rust" else "c"
             if why:
                 self.warnings.append(f"{summary}: {why}; press b (pane 4) to build again.")
 

@@ -178,8 +178,8 @@ class WorkersMixin:
 
         with self._working("building"):
             s = self.session
-            self.post_message(StatusChanged("building with arm-none-eabi-gcc, then "
-                                            "emulating..."))
+            tools = "rustc and arm-none-eabi-gcc" if s.lang == "rust" else "arm-none-eabi-gcc"
+            self.post_message(StatusChanged(f"building with {tools}, then emulating..."))
             try:
                 if s.int_model is None:
                     raise QnnError("no trained model yet; train first (key t, pane 2).")
@@ -187,7 +187,7 @@ class WorkersMixin:
                     raise QnnError("the bit widths changed since the model was made; wait "
                                    "for the re-quantization or fine-tune (key f, pane 3).")
                 summary = core.build_and_verify(s.paths["run"], s.paths["build"],
-                                                s.variant)
+                                                s.variant, lang=s.lang)
             except Exception as e:  # noqa: BLE001
                 self._fail("build", e)
                 return
