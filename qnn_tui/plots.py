@@ -93,4 +93,17 @@ class DeferredPlot:
             return  # the app draws the plots after its first frame (on_ready)
         if not self._plot_pending:
             self._plot_pending = True
-            self.set_timer(0.01, self._draw_plot)  # type: ignore[attr-defined]
+            self.set_timer(0.01, self._draw_when_attached)  # type: ignore[attr-defined]
+
+    def _draw_when_attached(self) -> None:
+        """The timer can fire while the app closes and its widgets go: then draw nothing."""
+        from textual.css.query import NoMatches
+
+        try:
+            if self.is_attached:  # type: ignore[attr-defined]
+                self._draw_plot()  # type: ignore[attr-defined]
+        except NoMatches:
+            if self.is_attached and not self.app._closing:  # type: ignore[attr-defined]
+                raise
+        finally:
+            self._plot_pending = False

@@ -6,7 +6,11 @@ only here, in the UI thread."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
+
+from textual.css.query import NoMatches
 
 from qnn_tui import figures
 from qnn_tui import messages as msg
@@ -19,6 +23,23 @@ from qnn_tui.sim_pane import SimPane
 from qnn_tui.train_pane import TrainPane
 
 REQUANTIZE_AFTER = 0.15  # s of quiet after the last bit-width change before re-quantizing
+
+
+def while_open(handler: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """A worker's message can arrive while the app closes (q during a training, whose thread
+    ends its epoch first): the panes may be gone by then, and there is nothing to update."""
+
+    @functools.wraps(handler)
+    def reply(self: Any, m: Any) -> None:
+        closing = self._exit or self._closing or self._closed
+        if not closing:
+            try:
+                handler(self, m)
+            except NoMatches:
+                if not (self._exit or self._closing or self._closed):
+                    raise
+
+    return reply
 
 
 class RepliesMixin:
@@ -48,6 +69,7 @@ class RepliesMixin:
             self.run_training("requantize")
 
     # ---- messages from workers ------------------------------------------------------------
+    @while_open
     def on_busy_changed(self, m: msg.BusyChanged) -> None:
         if self.session.stale and self._requantize_timer is None and not self.busy:
             self._requantize_timer = self.set_timer(REQUANTIZE_AFTER, self._requantize)
@@ -60,12 +82,14 @@ class RepliesMixin:
             self.note = ""
         self.refresh_status()
 
+    @while_open
     def on_status_changed(self, m: msg.StatusChanged) -> None:
         self.note = m.text
         if m.toast:
             self.notify(m.text, severity="warning", timeout=8)
         self.refresh_status()
 
+    @while_open
     def on_dataset_ready(self, m: msg.DatasetReady) -> None:
         self.note = ""
         if m.source:
@@ -77,6 +101,7 @@ class RepliesMixin:
         self.autosave()
         self.pane(SimPane).refresh_data()
 
+    @while_open
     def on_train_progress(self, m: msg.TrainProgress) -> None:
         p = m.progress
         what = "fine-tune" if m.kind == "finetune" else p.phase
@@ -84,6 +109,7 @@ class RepliesMixin:
         self.pane(TrainPane).progress(p, m.kind)
         self.refresh_status()
 
+    @while_open
     def on_train_done(self, m: msg.TrainDone) -> None:
         s = self.session
         s.result, s.int_model, s.metrics = m.result, m.result.int_model, m.metrics
@@ -120,6 +146,7 @@ class RepliesMixin:
         except OSError as e:
             self.notify(f"could not update the run history: {e}", severity="warning")
 
+    @while_open
     def on_build_done(self, m: msg.BuildDone) -> None:
         s = self.session
         self._record(lambda: record_build(s.paths["runs"], self.runs,
@@ -136,6 +163,7 @@ class RepliesMixin:
                     f"{'bit-exact' if ok else 'CHECK FAILED'}",
                     severity="information" if ok else "error", timeout=8)
 
+    @while_open
     def on_work_failed(self, m: msg.WorkFailed) -> None:
         self.note = ""
         self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=12)

@@ -279,3 +279,25 @@ def test_tab_keys_typed_in_one_go_land_on_the_last_tab(tmp_path):
                 assert app.query_one(f"#{tab}-pane") in app.focused.ancestors_with_self, keys
 
     asyncio.run(body())
+
+
+def test_quitting_while_work_runs_is_quiet(tmp_path):
+    """q while a training and a dataset generation run: their threads end after the app's
+    panes are gone; their last messages must not raise (the pilot re-raises anything)."""
+    from tests.tuikit import tiny_project
+
+    proj = tiny_project(tmp_path / "proj", n=40000, epochs=[2000, 0, 1])
+
+    async def body():
+        app = App(proj, warm_up=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("2", "t")
+            await wait_for(pilot, lambda: len(app.session.history) >= 2, 120, "two epochs")
+            key(app, "g")  # a second worker, replaced data under a running training
+            key(app, "q")
+            await asyncio.sleep(0.5)
+        return app
+
+    app = asyncio.run(body())
+    assert app.return_code in (0, None)
