@@ -143,6 +143,8 @@ class Project:
                 continue
             v, default = obj[f.name], getattr(d, f.name)
             if f.name == "variant":
+                if v is None:  # "the default" (written so by an earlier workbench)
+                    continue
                 v = OLD_VARIANTS.get(v, v)
             kw[f.name] = _coerce(f.name, v, default)
         p = cls(**kw)
