@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 T_START = time.perf_counter()
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # tfmot 0.8 takes only Keras-2 (tf_keras) models
@@ -30,6 +31,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_math import destandardize, standardize, standardizer  # noqa: E402
 
 T_IMPORTED = time.perf_counter()
 
@@ -75,28 +79,21 @@ def main(src: str, dst: str) -> None:
     d = np.load(src)
     seed = int(d["seed"])
     tf.keras.utils.set_random_seed(seed)
-    x_mean, x_std = d["x_train"].mean(0), d["x_train"].std(0) + 1e-12
-    y_mean, y_std = d["y_train"].mean(0), d["y_train"].std(0) + 1e-12
-
-    def xs(x):
-        return ((x - x_mean) / x_std).astype(np.float32)
-
-    def ys(y):
-        return ((y - y_mean) / y_std).astype(np.float32)
-
-    x, y, xv, yv = xs(d["x_train"]), ys(d["y_train"]), xs(d["x_val"]), ys(d["y_val"])
-    xt = xs(d["x_test"])
+    x_mean, x_std = standardizer(d["x_train"])
+    y_mean, y_std = standardizer(d["y_train"])
+    x, xv, xt = (standardize(d[k], x_mean, x_std) for k in ("x_train", "x_val", "x_test"))
+    y, yv = (standardize(d[k], y_mean, y_std) for k in ("y_train", "y_val"))
     batch, lr = int(d["batch_size"]), float(d["lr"])
     model = build(x.shape[1], [int(h) for h in d["hidden"]], y.shape[1])
     t0 = time.perf_counter()
     fit(model, x, y, xv, yv, int(d["epochs_float"]), batch, lr)
-    pred_float = model.predict(xt, batch_size=4096, verbose=0) * y_std + y_mean
+    pred_float = destandardize(model.predict(xt, batch_size=4096, verbose=0), y_mean, y_std)
     t1 = time.perf_counter()
     qat = tfmot.quantization.keras.quantize_model(model)
     fit(qat, x, y, xv, yv, int(d["epochs_qat"]), batch, lr / 10)
     t2 = time.perf_counter()
     flat = to_tflite(qat, x[:1000])
-    pred_int8 = run_tflite(flat, xt) * y_std + y_mean
+    pred_int8 = destandardize(run_tflite(flat, xt), y_mean, y_std)
     t3 = time.perf_counter()
     np.savez(dst, pred_float=pred_float, pred_int8=pred_int8, tflite_bytes=len(flat),
              seconds_import=T_IMPORTED - T_START, seconds_float=t1 - t0, seconds_qat=t2 - t1,
