@@ -42,7 +42,7 @@ PHASES = ("float", "qat", "int")
 LR_SCALE = {"float": 1.0, "qat": 0.03, "int": 0.001}
 # Peak weight of the oscillation penalty, relative to the float network's training loss (so
 # it means the same on any data, whatever the loss level).
-DAMPEN = {"float": 0.0, "qat": 10.0, "int": 10.0}
+DAMPEN = {"float": 0.0, "qat": 30.0, "int": 30.0}
 # Weight decay per epoch, relative to the learning rate (decoupled, as in AdamW, spread over
 # the epoch's steps): against the few optimizer steps of an epoch on small data it is a
 # strong pull towards small weights, against the hundreds of one on 20k samples a light one;
