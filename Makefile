@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint toolchain bench clean
+.PHONY: run test test-fast lint toolchain bench compare-tf clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_m0.py
+
+# TensorFlow side by side (bench/compare_tf.py): TensorFlow in its own .venv-tf, created there;
+# scikit-learn (the bundled diabetes data) into the product's .venv.
+compare-tf: $(STAMP)
+	$(BIN)/pip install -q -e '.[compare]'
+	$(BIN)/python bench/compare_tf.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
