@@ -72,6 +72,16 @@ def float_forward(params, a0: jax.Array, spec: NetSpec) -> jax.Array:
     return x @ params[-1]["w"].T + params[-1]["b"]
 
 
+def fold_standardization(params, mean: np.ndarray, std: np.ndarray):
+    """First-layer weights and bias of a network trained on standardised inputs, rewritten
+    for the plain inputs: W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)."""
+    first = dict(params[0])
+    w = np.asarray(first["w"], np.float64) / std[None, :]
+    first["b"] = (np.asarray(first["b"], np.float64) - w @ mean).astype(np.float32)
+    first["w"] = w.astype(np.float32)
+    return [first, *params[1:]]
+
+
 def _bias_total(layer, k: int, spec: NetSpec, consts) -> jax.Array:
     """The output layer's bias also carries the de-standardising offset mean/std."""
     if k == spec.n_layers - 1:

@@ -33,7 +33,7 @@ from qnn.export import int_model_from_params
 from qnn.intmodel import IntModel, map_inputs
 from qnn.quant import int_range
 from qnn.schedule import one_cycle, ramp, shuffled_batches
-from qnn.stats import DataStats, compute_stats
+from qnn.stats import DataStats, compute_stats, input_moments, standardized
 from qnn.steps import init_steps
 
 PHASES = ("float", "qat", "int")
@@ -131,12 +131,12 @@ def relative_step_updates(updates, params, learn_steps):
 @functools.lru_cache(maxsize=64)
 def epoch_fn(quantized: bool, spec: net.NetSpec):
     """One jitted epoch: a lax.scan of Adam steps over the given batches (row indices) with
-    their learning rates and oscillation-penalty weights, then the validation losses (in one
-    call, one compile). Everything data-, phase- or
-    schedule-dependent is an argument, nothing is baked in, so two compiles (float and
-    quantized) serve every run of this network, and the persistent compile cache hits
-    across processes. `learn_steps` = 0 freezes the quantizer steps (the int phase: the
-    dyadic multipliers depend on them)."""
+    their learning rates and oscillation-penalty weights, then the validation losses (one
+    call, one compile). Everything data-, phase- or schedule-dependent is an argument,
+    nothing is baked in, so two compiles (float and quantized) serve every run of this
+    network, and the persistent compile cache hits across processes. `learn_steps` = 0
+    freezes the quantizer steps (the int phase: the dyadic multipliers depend on them);
+    `decay` is the weight decay per step, relative to the learning rate."""
 
     @jax.jit
     def epoch(params, adam_state, lrs, dampen, batches, exact, learn_steps, decay, consts, data,
@@ -183,33 +183,6 @@ def validate(params, quantized: bool, spec: net.NetSpec, consts, val):
 adam_init = jax.jit(ADAM.init)  # jitted: op by op, its zeros would each compile
 
 
-
-def input_moments(a0: jax.Array, spec: net.NetSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of each input as float_forward sees it (a0 * in_scale). The input map
-    only centres each reading's range, so a reading may sit at std 0.2 off centre; the float
-    phase trains on standardised inputs so that Adam moves every first-layer weight at the
-    same pace, and folds the standardisation into the first layer afterwards."""
-    x = np.asarray(a0, np.float64) * spec.in_scale()
-    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
-
-
-def standardize(data, spec: net.NetSpec, mean: np.ndarray, std: np.ndarray):
-    """(a0, x_u16, yn) on the device, a0 replaced by the standardised inputs (in a0's units)."""
-    a0, x_u16, yn = data
-    xs = (np.asarray(a0, np.float64) * spec.in_scale() - mean) / std / spec.in_scale()
-    return jax.device_put((xs.astype(np.float32), x_u16, yn))
-
-
-def fold_standardization(params, mean: np.ndarray, std: np.ndarray):
-    """First-layer weights and bias of a network trained on standardised inputs, rewritten
-    for the plain inputs: W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)."""
-    first = dict(params[0])
-    w = np.asarray(first["w"], np.float64) / std[None, :]
-    first["b"] = (np.asarray(first["b"], np.float64) - w @ mean).astype(np.float32)
-    first["w"] = w.astype(np.float32)
-    return [first, *params[1:]]
-
-
 def loss_level_of(history: list[Progress]) -> float:
     """The float network's training loss (its last float epoch, else the last epoch): the
     unit of the oscillation penalty, so its weight means the same whatever the data."""
@@ -249,12 +222,12 @@ def train(
     train_np, val_np = host_data(x_train, y_train), host_data(x_val, y_val)
     train_data, val_data = jax.device_put(train_np), jax.device_put(val_np)
     a0_sample = train_np[0][:4096]  # for the quantizer steps' initial values
-    x_mean, x_std = input_moments(train_np[0], spec)
+    x_mean, x_std = input_moments(train_np[0], spec.in_scale())
 
     def end_float_phase(params):
         """Fold the input standardisation into the first layer: the float baseline; then
         the quantizer steps from its weights and activations."""
-        params = fold_standardization(params, x_mean, x_std)
+        params = net.fold_standardization(params, x_mean, x_std)
         return net.params_to_numpy(params), init_steps(params, a0_sample, spec)
 
     rng = np.random.default_rng(cfg.seed)  # initial weights, then every epoch's shuffle
@@ -282,8 +255,8 @@ def train(
             float_params, params = end_float_phase(params)
         data_t, data_v = train_data, val_data
         if phase == "float":
-            data_t = standardize(train_np, spec, x_mean, x_std)
-            data_v = standardize(val_np, spec, x_mean, x_std)
+            data_t = jax.device_put(standardized(train_np, spec.in_scale(), x_mean, x_std))
+            data_v = jax.device_put(standardized(val_np, spec.in_scale(), x_mean, x_std))
         n_steps = n_epochs * n_batches
         lrs = one_cycle(cfg.lr * LR_SCALE[phase], n_steps).reshape(n_epochs, -1)
         dampen = ramp(DAMPEN[phase] * loss_level, n_steps).reshape(n_epochs, -1)

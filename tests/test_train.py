@@ -14,14 +14,8 @@ from qnn.intmodel import map_inputs, predict_int
 from qnn.network import int_forward_model
 from qnn.overflow import analyze
 from qnn.schedule import one_cycle, ramp, shuffled_batches
-from qnn.train import (
-    Progress,
-    TrainResult,
-    fold_standardization,
-    input_moments,
-    standardize,
-    train,
-)
+from qnn.stats import input_moments, standardized
+from qnn.train import Progress, TrainResult, train
 
 MIX = np.random.default_rng(5).normal(size=(6, 6))
 
@@ -156,10 +150,10 @@ def test_folding_the_input_standardisation_keeps_the_float_network():
     params = net.init_params(rng, spec)
     a0 = rng.integers(-2048, 2048, (500, 6)).astype(np.float32)
     a0[:, 2] = a0[:, 2] * 0.1 + 900  # off centre and narrow, as a real reading can be
-    mean, std = input_moments(a0, spec)
-    xs = standardize((a0, None, None), spec, mean, std)[0]
+    mean, std = input_moments(a0, spec.in_scale())
+    xs = standardized((a0, None, None), spec.in_scale(), mean, std)[0]
     before = np.asarray(net.float_forward(params, xs, spec))
-    after = np.asarray(net.float_forward(fold_standardization(params, mean, std), a0, spec))
+    after = np.asarray(net.float_forward(net.fold_standardization(params, mean, std), a0, spec))
     np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
 
 
