@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint toolchain bench compare-tf clean
+.PHONY: run test test-fast lint toolchain bench mutate compare-tf clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,14 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_sim.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/bench_m0.py
+	$(BIN)/python bench/bench_tflite.py
+
+# Mutation testing of the modules whose bugs would be silent (slow, not in CI): see docs/mutation.md.
+mutate: $(STAMP)
+	$(BIN)/pip install -q 'mutmut>=3.3'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python scripts/mutation-report
 
 # TensorFlow side by side (bench/compare_tf.py): TensorFlow in its own .venv-tf, created there;
 # scikit-learn (the bundled diabetes data) into the product's .venv.
@@ -41,4 +49,4 @@ compare-tf: $(STAMP)
 	$(BIN)/python bench/compare_tf.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache mutants

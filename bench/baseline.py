@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.cgen import _c_array, _header
+from codegen.cgen import HEADER, generate_c
+from codegen.ctext import c_array
 from common.fileio import atomic_write_text
 from qnn.intmodel import IntModel
 
@@ -94,17 +95,16 @@ def _q31(model: IntModel, k: int) -> tuple[list[int], list[int]]:
 
 def baseline_source(model: IntModel) -> str:
     out = ["/* TFLite-Micro-style int8 reference implementation of the network, for the\n"
-           " * benchmark only (bench/bench_m0.py). See codegen/baseline.py. */\n",
+           " * benchmark only (bench/bench_m0.py). See bench/baseline.py. */\n",
            '#include "qnn_model.h"\n', _KERNELS]
     for k, L in enumerate(model.layers):
         W = np.clip(L.weights, -128, 127)
         mults, shifts = _q31(model, k)
         bias = np.clip(L.bias // 16, -(2**31), 2**31 - 1)
-        out.append(_c_array("int8_t", f"fc{k}_weights", W.ravel()).replace(
-            "static const int8_t", "static const int8_t"))
-        out.append(_c_array("int32_t", f"fc{k}_bias", bias, per_line=8))
-        out.append(_c_array("int32_t", f"fc{k}_mult", mults, per_line=6))
-        out.append(_c_array("int32_t", f"fc{k}_shift", shifts))
+        out.append(c_array(f"fc{k}_weights", "int8_t", W.ravel()))
+        out.append(c_array(f"fc{k}_bias", "int32_t", bias, per_line=8))
+        out.append(c_array(f"fc{k}_mult", "int32_t", mults, per_line=6))
+        out.append(c_array(f"fc{k}_shift", "int32_t", shifts))
     width = max(model.sizes)
     out.append("void qnn_predict(const uint16_t in[QNN_N_IN], int16_t out[QNN_N_OUT])\n{")
     out.append(f"    int8_t a[{width}], b[{width}];")
@@ -122,5 +122,5 @@ def baseline_source(model: IntModel) -> str:
 
 def write_baseline(model: IntModel, out_dir: str | Path) -> None:
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "qnn_model.h", _header(model, "tflm-baseline", "qnn"))
+    atomic_write_text(out_dir / "qnn_model.h", generate_c(model)[HEADER])
     atomic_write_text(out_dir / "qnn_model.c", baseline_source(model))

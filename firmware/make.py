@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from codegen.cgen import HEADER, SOURCE, generate_c
-from codegen.cgen_compact import compact_form
 from common.fileio import atomic_write_text
 from firmware.build import build_firmware
 from firmware.elfinfo import check_integer_only, size_report
@@ -35,7 +34,7 @@ def _is_fresh(out: Path, files: dict[str, str]) -> bool:
     return True
 
 
-def build(run: str | Path, out: str | Path | None = None, variant: str = "compact",
+def build(run: str | Path, out: str | Path | None = None, variant: str = "loop",
           reuse: bool = False) -> dict[str, Any]:
     """Export + build + size report. With `reuse`, a fresh ELF already in `out` is kept."""
     model = load_int_model(run)
@@ -50,14 +49,12 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "compac
     report = size_report(elf)
     problems = check_integer_only(elf)
     ok = report.fits and not problems and not report.problems
-    form = compact_form(model) if variant == "compact" else "assembly"
     return {
         "ok": ok,
         "run": str(run),
         "variant": variant,
         "elf": str(elf),
         "reused": reused,
-        "form": form,  # "assembly", or why the compact variant runs its plain C
         "sizes": model.sizes,
         "macs": model.n_macs,
         "size": report.to_dict(),

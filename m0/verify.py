@@ -27,7 +27,7 @@ def random_inputs(n: int, n_in: int, seed: int = 0) -> np.ndarray:
 
 
 def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000, *,
-           variant: str = "compact", out: str | Path | None = None, slow_multiply: bool = False,
+           variant: str = "loop", out: str | Path | None = None, slow_multiply: bool = False,
            seed: int = 0) -> dict[str, Any]:
     model = load_int_model(run)
     parts = []

@@ -62,27 +62,34 @@ def float_predict(model: IntModel, float_params, spec: NetSpec, x_u16: np.ndarra
     return z * np.asarray(model.meta["y_std"]) + np.asarray(model.meta["y_mean"])
 
 
+def rmse_per_output(model: IntModel, pred: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    return per_output(model, error_figures(pred, y), "rmse")
+
+
+def model_figures(model: IntModel, pred: np.ndarray, y: np.ndarray, kind: str
+                  ) -> dict[str, Any]:
+    """Every figure of one model's predictions (`kind` "int" or "float"): mse_KIND,
+    rmse_KIND, max_abs_KIND, p99_abs_KIND overall (output units), NAME_per_output for the
+    integer model (NAME_per_output_float for the float one), mse_KIND_normalized."""
+    y = np.asarray(y, np.float64)
+    fig = error_figures(pred, y)
+    out: dict[str, Any] = {f"{name}_{kind}": v for name, v in overall(fig).items()}
+    suffix = "" if kind == "int" else "_float"
+    for name in FIGURES:
+        out[f"{name}_per_output{suffix}"] = per_output(model, fig, name)
+    std = np.asarray(model.meta.get("y_std", [1.0] * model.n_out))
+    out[f"mse_{kind}_normalized"] = norm_mse(pred, y, std)
+    return out
+
+
 def evaluate(model: IntModel, float_params, spec: NetSpec, x_u16: np.ndarray,
              y: np.ndarray) -> dict[str, Any]:
-    """The integer model and the float baseline on (x_u16, y): every figure above.
-
-    Keys: mse_int / mse_float (output units), rmse_*, max_abs_*, p99_abs_* overall;
-    rmse_per_output, mse_per_output, max_abs_per_output, p99_abs_per_output (integer model)
-    and the same with `_float`; mse_int_normalized / mse_float_normalized (standardised).
-    """
-    y = np.asarray(y, np.float64)
-    std = np.asarray(model.meta["y_std"])
-    preds = {"int": model.to_physical(predict_int(model, x_u16)),
-             "float": float_predict(model, float_params, spec, x_u16)}
-    out: dict[str, Any] = {"n": int(len(y)), "output_units": list(model.output_units)}
-    for kind, pred in preds.items():
-        fig = error_figures(pred, y)
-        for name, value in overall(fig).items():
-            out[f"{name}_{kind}"] = value
-        suffix = "" if kind == "int" else "_float"
-        for name in FIGURES:
-            out[f"{name}_per_output{suffix}"] = per_output(model, fig, name)
-        out[f"mse_{kind}_normalized"] = norm_mse(pred, y, std)
+    """The integer model and the float baseline on (x_u16, y): every figure above, for both
+    (see model_figures), the outputs' units and int_over_float (ratio of the MSEs)."""
+    y_int = model.to_physical(predict_int(model, x_u16))
+    y_float = float_predict(model, float_params, spec, x_u16)
+    out = {"n": int(len(y)), "output_units": list(model.output_units),
+           **model_figures(model, y_int, y, "int"), **model_figures(model, y_float, y, "float")}
     out["int_over_float"] = out["mse_int"] / max(out["mse_float"], 1e-30)
     return out
 

@@ -7,6 +7,10 @@ W_ij * a_j in any order, every partial sum lies in
     [b_i + sum_j min(W_ij lo_j, W_ij hi_j),  b_i + sum_j max(W_ij lo_j, W_ij hi_j)]
 widened to include b_i itself, and the requantization product acc * M + rnd(n) is monotone in
 acc. All sums are computed in Python integers, so the check itself cannot overflow.
+
+This module is the one home of range analysis: the C generator (codegen/) asks it for the
+per-channel ranges (`layer_ranges`) and for the range of the sums it writes in its own form
+(`dot_range`), instead of deriving them itself.
 """
 
 from __future__ import annotations
@@ -64,41 +68,80 @@ class OverflowReport:
         return None
 
 
-def _requant_range(lo: int, hi: int, m: int, n: int) -> tuple[int, int]:
+def dot_range(weights, lo, hi, start: int = 0) -> tuple[int, int]:
+    """The range of every partial sum of `start + sum_j weights[j] * a[j]`, in any order,
+    for a[j] in [lo[j], hi[j]] (scalars apply to every j): [start + the sum of each term's
+    minimum, start + the sum of each term's maximum], widened to include `start`.
+
+    >>> dot_range([3, -2], 0, 10)
+    (-20, 30)
+    >>> dot_range([1, 1], -5, 5, start=100)
+    (90, 110)
+    """
+    n = len(weights)
+    los = [int(lo)] * n if np.isscalar(lo) else [int(v) for v in lo]
+    his = [int(hi)] * n if np.isscalar(hi) else [int(v) for v in hi]
+    terms = [(int(w) * a, int(w) * b) for w, a, b in zip(weights, los, his, strict=True)]
+    low = int(start) + sum(min(t) for t in terms)
+    high = int(start) + sum(max(t) for t in terms)
+    return min(low, int(start)), max(high, int(start))
+
+
+@dataclass
+class LayerRange:
+    """A dense layer's ranges: its input activations and, per output channel, the
+    accumulator and every partial sum of it (any order), for all uint16 inputs."""
+
+    in_lo: int
+    in_hi: int
+    acc_lo: list[int]
+    acc_hi: list[int]
+
+
+def layer_ranges(model: IntModel) -> list[LayerRange]:
+    """Per layer: the input activation range and the per-channel accumulator ranges."""
+    lo, hi = model.input_map.lo, model.input_map.hi
+    out = []
+    for layer in model.layers:
+        accs = [dot_range(row, lo, hi, int(b)) for row, b in zip(layer.weights, layer.bias,
+                                                                  strict=True)]
+        out.append(LayerRange(lo, hi, [a for a, _ in accs], [b for _, b in accs]))
+        lo, hi = layer.lo, layer.hi
+    return out
+
+
+def requant_range(lo: int, hi: int, m: int, n: int) -> tuple[int, int]:
+    """The range of acc * m + rnd(n) for acc in [lo, hi] (the requantization's product)."""
     r = int(rnd(n))
     a, b = lo * m + r, hi * m + r
     return min(a, b), max(a, b)
+
+
+def fits_int32(lo: int, hi: int) -> bool:
+    return lo >= INT32_MIN and hi <= INT32_MAX
 
 
 def analyze(model: IntModel) -> OverflowReport:
     im = model.input_map
     stages = []
     # input map: d in [-zp, 65535 - zp], product d * m + rnd(s)
-    prods = [_requant_range(-int(z), 65535 - int(z), int(m), int(s))
+    prods = [requant_range(-int(z), 65535 - int(z), int(m), int(s))
              for z, m, s in zip(im.zero_point, im.multiplier, im.shift, strict=True)]
     d_lo, d_hi = -int(im.zero_point.max()), 65535 - int(im.zero_point.min())
     stages.append(StageBound(
         "input map", [max(abs(a), abs(b)) for a, b in prods], d_lo, d_hi,
         min(p[0] for p in prods), max(p[1] for p in prods)))
-    lo = [im.lo] * model.n_in
-    hi = [im.hi] * model.n_in
-    for k, layer in enumerate(model.layers):
-        worst, acc_los, acc_his, p_los, p_his = [], [], [], [], []
+    for k, (layer, r) in enumerate(zip(model.layers, layer_ranges(model), strict=True)):
+        worst, p_los, p_his = [], [], []
         for i in range(layer.n_out):
-            b = int(layer.bias[i])
-            terms = [(int(w) * lo[j], int(w) * hi[j]) for j, w in enumerate(layer.weights[i])]
-            a_lo = b + sum(min(t) for t in terms)
-            a_hi = b + sum(max(t) for t in terms)
-            a_lo, a_hi = min(a_lo, b), max(a_hi, b)
-            p_lo, p_hi = _requant_range(a_lo, a_hi, int(layer.multiplier[i]), int(layer.shift[i]))
-            acc_los.append(a_lo)
-            acc_his.append(a_hi)
+            p_lo, p_hi = requant_range(r.acc_lo[i], r.acc_hi[i], int(layer.multiplier[i]),
+                                        int(layer.shift[i]))
             p_los.append(p_lo)
             p_his.append(p_hi)
-            worst.append(max(abs(a_lo), abs(a_hi), abs(p_lo), abs(p_hi)))
+            worst.append(max(abs(r.acc_lo[i]), abs(r.acc_hi[i]), abs(p_lo), abs(p_hi)))
         name = "output layer" if k == len(model.layers) - 1 else f"layer {k + 1}"
-        stages.append(StageBound(name, worst, min(acc_los), max(acc_his), min(p_los), max(p_his)))
-        lo, hi = [layer.lo] * layer.n_out, [layer.hi] * layer.n_out
+        stages.append(StageBound(name, worst, min(r.acc_lo), max(r.acc_hi), min(p_los),
+                                 max(p_his)))
     return OverflowReport(stages)
 
 

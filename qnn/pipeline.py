@@ -14,7 +14,7 @@ from qnn import network as net
 from qnn.config import TrainConfig
 from qnn.evaluate import evaluate
 from qnn.intmodel import IntModel, check_compatible
-from qnn.run import CONFIG, load_int_model, load_json, load_params, save_run
+from qnn.run import CONFIG, INT_MODEL, load_int_model, load_json, load_params, save_run
 from qnn.train import Progress, TrainResult, train
 
 
@@ -81,6 +81,10 @@ def load_run(run: str | Path) -> tuple[IntModel, list[dict[str, np.ndarray]], ne
     """The integer model, the float baseline params and the network spec of a run folder."""
     model = load_int_model(run)
     cfg_json = load_json(run, CONFIG)
+    if "import" in cfg_json and "train" not in cfg_json:
+        raise QnnError(f"{run}: imported from a .tflite, so it has no training configuration "
+                       "or float parameters; evaluate it with `qnn eval` (which compares it "
+                       "with the .tflite), or train a model here to fine-tune.")
     try:
         cfg = TrainConfig.from_json(cfg_json["train"])
     except (KeyError, TypeError):
@@ -88,7 +92,7 @@ def load_run(run: str | Path) -> tuple[IntModel, list[dict[str, np.ndarray]], ne
     spec = cfg.spec(model.n_in, model.n_out)
     if tuple(spec.sizes) != tuple(model.sizes):
         raise QnnError(f"{run}: {CONFIG} and the integer model disagree on sizes; train again.")
-    return model, load_params(run), spec
+    return model, load_params(run, sizes=spec.sizes), spec
 
 
 def load_result(run: str | Path) -> TrainResult:
@@ -98,11 +102,22 @@ def load_result(run: str | Path) -> TrainResult:
 
     model, float_params, spec = load_run(run)
     cfg = TrainConfig.from_json(load_json(run, CONFIG)["train"])
-    stats = DataStats(model.input_map, np.asarray(model.meta["y_mean"]),
-                      np.asarray(model.meta["y_std"]), np.asarray(model.output_lsb))
-    history = ([Progress(**h) for h in load_json(run, HISTORY)]
-               if (Path(run) / HISTORY).is_file() else [])
-    return TrainResult(cfg, spec, stats, load_params(run, PARAMS), float_params, model, history)
+    try:
+        stats = DataStats(model.input_map, np.asarray(model.meta["y_mean"], dtype=float),
+                          np.asarray(model.meta["y_std"], dtype=float),
+                          np.asarray(model.output_lsb))
+    except (KeyError, TypeError, ValueError):
+        raise QnnError(f"{run}/{INT_MODEL}: its meta lacks the output statistics (y_mean, "
+                       "y_std) needed to fine-tune; train again.") from None
+    history = []
+    if (Path(run) / HISTORY).is_file():
+        try:
+            history = [Progress(**h) for h in load_json(run, HISTORY, list)]
+        except TypeError:
+            raise QnnError(f"{run}/{HISTORY}: not a list of epoch records; the file was "
+                           "damaged, train again.") from None
+    return TrainResult(cfg, spec, stats, load_params(run, PARAMS, spec.sizes), float_params,
+                       model, history)
 
 
 def eval_run(run: str | Path, data: str | Path) -> dict[str, Any]:

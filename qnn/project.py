@@ -13,7 +13,7 @@ project.json (every key optional; missing keys take the defaults of `Project`)::
      "pose_low": [...], "pose_high": [...], "n": 20000, "seed": 1,
      "hidden": [16, 16], "w_bits": [8, 8, 8], "a_bits": [8, 8],
      "epochs": [60, 200, 60], "epochs_finetune": 15, "lr": 0.003, "batch_size": 128,
-     "variant": "compact", "pose": [...]}
+     "variant": "loop", "pose": [...]}
 
 Textual-free and JAX-free: plain dataclasses and functions the workbench (and tests) call.
 """
@@ -37,7 +37,8 @@ DATASET = "dataset.npz"
 RUN = "run"
 C_DIR = "c"
 BUILD_DIR = "build"
-VARIANTS = ("compact", "fast")
+VARIANTS = ("loop", "unrolled")  # the C variants (codegen.cgen.VARIANTS)
+OLD_VARIANTS = {"compact": "loop", "fast": "unrolled"}  # names before issue 8
 BITS_RANGE = (2, 8)
 
 
@@ -65,7 +66,7 @@ class Project:
     epochs_finetune: int = 15
     lr: float = 3e-3
     batch_size: int = 128
-    variant: str = "compact"
+    variant: str = "loop"
     pose: list[float] | None = None  # the pose shown in the simulator pane
 
     # ---- derived -------------------------------------------------------------------------
@@ -122,6 +123,8 @@ class Project:
             if f.name not in obj:
                 continue
             v, default = obj[f.name], getattr(d, f.name)
+            if f.name == "variant":
+                v = OLD_VARIANTS.get(v, v)
             kw[f.name] = _coerce(f.name, v, default)
         p = cls(**kw)
         p.validate()

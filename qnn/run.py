@@ -13,6 +13,7 @@ A run folder is written whole or not at all (common.fileio.atomic_dir).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,20 @@ def load_int_model(run: str | Path) -> IntModel:
     return IntModel.load(run / INT_MODEL)
 
 
-def load_json(run: str | Path, name: str) -> dict[str, Any]:
+def load_json(run: str | Path, name: str, kind: type = dict) -> Any:
+    """A JSON file of the run folder, which must hold a `kind` (dict or list)."""
     path = Path(run) / name
     try:
-        return json.loads(path.read_text())
+        obj = json.loads(path.read_text())
     except FileNotFoundError:
         raise QnnError(f"{path}: missing; the run folder is incomplete, train again.") from None
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise QnnError(f"{path}: unreadable ({e}); train again.") from None
+    if not isinstance(obj, kind):
+        want = "an object" if kind is dict else "a list"
+        raise QnnError(f"{path}: holds {type(obj).__name__}, not {want}; the file was damaged, "
+                       "train again.")
+    return obj
 
 
 def _flatten(params: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -63,9 +70,26 @@ def _flatten(params: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 def _unflatten(arrays: Any) -> list[dict[str, np.ndarray]]:
     layers: dict[int, dict[str, np.ndarray]] = {}
     for key in arrays.files:
-        k, name = key[1:].split("_", 1)
-        layers.setdefault(int(k), {})[name] = arrays[key]
+        k, _, name = key[1:].partition("_")
+        if not (key.startswith("l") and k.isdigit() and name):
+            raise ValueError(f"unexpected array {key!r}")
+        value = arrays[key]
+        if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+            raise ValueError(f"{key} is not finite numbers")
+        layers.setdefault(int(k), {})[name] = value
+    if sorted(layers) != list(range(len(layers))) or not layers:
+        raise ValueError("no layers, or a layer is missing")
     return [layers[k] for k in sorted(layers)]
+
+
+def _check_shapes(params: list[dict[str, np.ndarray]], sizes: Any) -> None:
+    if len(params) != len(sizes) - 1:
+        raise ValueError(f"{len(params)} layers, the model has {len(sizes) - 1}")
+    for k, layer in enumerate(params):
+        want = {"w": (sizes[k + 1], sizes[k]), "b": (sizes[k + 1],)}
+        for name, shape in want.items():
+            if name not in layer or layer[name].shape != shape:
+                raise ValueError(f"layer {k} {name} should have shape {shape}")
 
 
 def save_run(run: str | Path, result: Any, metrics: dict[str, Any],
@@ -88,12 +112,20 @@ def save_run(run: str | Path, result: Any, metrics: dict[str, Any],
     return run
 
 
-def load_params(run: str | Path, name: str = FLOAT_PARAMS) -> list[dict[str, np.ndarray]]:
+def load_params(run: str | Path, name: str = FLOAT_PARAMS,
+                sizes: Any = None) -> list[dict[str, np.ndarray]]:
+    """Parameters saved by `save_run`; with `sizes`, their shapes are checked against them."""
     path = check_run_dir(run) / name
     try:
-        with np.load(path) as arrays:
-            return _unflatten(arrays)
+        with np.load(path, allow_pickle=False) as arrays:
+            params = _unflatten(arrays)
+        if sizes is not None:
+            _check_shapes(params, sizes)
+        return params
     except FileNotFoundError:
         raise QnnError(f"{path}: missing; the run folder is incomplete, train again.") from None
-    except (OSError, ValueError, KeyError) as e:
-        raise QnnError(f"{path}: unreadable ({e}); train again.") from None
+    except ValueError as e:
+        why = "it holds Python objects" if "allow_pickle" in str(e) else str(e)
+        raise QnnError(f"{path}: not a parameter file ({why}); train again.") from None
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise QnnError(f"{path}: unreadable ({type(e).__name__}); train again.") from None

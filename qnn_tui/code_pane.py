@@ -43,8 +43,6 @@ def report_text(summary: dict[str, Any]) -> Text:
     out.append("yes\n" if ok_int else "NO\n", style="green" if ok_int else "bold red")
     for p in b["problems"]:
         out.append(f"  {p}\n", style="red")
-    if b.get("form", "assembly") != "assembly":
-        out.append(f"note: {b['form']}\n", style="yellow")
     c = v["cycles"]
     exact = v["mismatched_rows"] == 0
     out.append(f"emulated Cortex-M0: {v['inferences'] - v['mismatched_rows']}/"

@@ -35,15 +35,11 @@ def _span(values: np.ndarray, fmt: str = "{}") -> str:
 
 
 def layer_flash_bytes(model: IntModel, k: int) -> int:
-    """Flash the compact C gives the layer's constants: a byte per weight (half a byte when
-    the model's <= 4-bit layers are nibble-packed) and one word per output (bias and
-    multiplier). An estimate of the tables; the build's size report has the exact bytes."""
-    from codegen.cgen_pack import NIB_MAX_BITS, packs_nibbles
+    """Flash of layer k's tables in the default (loop) C, from the code generator; the
+    build's size report has the exact bytes."""
+    from codegen.cgen import table_bytes
 
-    layer = model.layers[k]
-    half = layer.w_bits <= NIB_MAX_BITS and packs_nibbles(model)
-    weights = -(-layer.n_in * layer.n_out // (2 if half else 1))
-    return weights + layer.n_out * 4
+    return sum(b for name, b in table_bytes(model).items() if name.startswith(f"layer{k + 1}_"))
 
 
 def layer_rows(model: IntModel) -> list[LayerRow]:
@@ -88,7 +84,10 @@ def layer_detail(model: IntModel, k: int, limit: int = 64) -> str:
 
 
 def total_flash(model: IntModel) -> int:
-    return sum(layer_flash_bytes(model, k) for k in range(len(model.layers)))
+    """Inference flash (code + tables) of the default (loop) C, estimated by the generator."""
+    from codegen.cgen import flash_estimate
+
+    return flash_estimate(model, "loop")
 
 
 def fmt_rmse(rmse: dict[str, Any]) -> list[tuple[str, str]]:

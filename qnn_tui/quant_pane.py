@@ -81,7 +81,7 @@ class QuantPane(Vertical):
         elif s.stale:
             text = "re-quantizing at the new widths..."
         else:
-            text = f"tables ~{total_flash(s.int_model):,} B flash (compact C)"
+            text = f"~{total_flash(s.int_model):,} B inference flash (loop C)"
             if s.metrics:
                 text += f"   val MSE int {s.metrics['mse_int']:.4f}"
                 text += f" (float {s.metrics['mse_float']:.4f})"

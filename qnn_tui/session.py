@@ -52,7 +52,7 @@ class Session:
         try:
             self.int_model = load_int_model(run)
             self.metrics = load_json(run, METRICS)
-            self.history = load_json(run, HISTORY) if (run / HISTORY).is_file() else []
+            self.history = load_json(run, HISTORY, list) if (run / HISTORY).is_file() else []
         except QnnError as e:
             self.int_model, self.metrics, self.history = None, None, []
             self.warning = f"{run}: {e}"

@@ -29,7 +29,23 @@ def test_npz_round_trip(ds, tmp_path):
     assert back.output_units == ["mm"] * 3 + ["deg"] * 3
     assert (back.n, back.n_in, back.n_out) == (300, 6, 6)
     assert back.meta == ds.meta
-    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]  # no temporary left behind
+
+
+def test_saving_over_a_dataset_is_atomic(ds, tmp_path, monkeypatch):
+    """An interrupted save (the final rename fails) keeps the old file whole, no temporary."""
+    import common.fileio
+
+    path = save_dataset(generate("magnet6", n=10, seed=9), tmp_path / "d.npz")
+    old = path.read_bytes()
+
+    def interrupted(*_a):
+        raise OSError("interrupted")
+
+    monkeypatch.setattr(common.fileio.os, "replace", interrupted)
+    with pytest.raises(OSError):
+        save_dataset(ds, path)
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
 
 
 def test_csv_round_trip(ds, tmp_path):

@@ -43,7 +43,7 @@ def test_default_training_meets_the_quality_bar(data, capsys, wbits, bound):
         assert r["rmse_per_output"]["yaw"]["unit"] == "deg"
 
 
-@pytest.mark.parametrize("variant", ["compact", "fast"])
+@pytest.mark.parametrize("variant", ["loop", "unrolled"])
 def test_trained_model_is_bit_exact_on_the_emulated_m0(data, capsys, arm_toolchain, variant):
     run = data / "run8"
     if not run.exists():

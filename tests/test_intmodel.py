@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.errors import QnnError
-from qnn.intmodel import IntModel, predict_int
+from qnn.intmodel import IntModel, map_inputs, predict_int
 from qnn.overflow import analyze, check_export
 
 
@@ -60,12 +60,42 @@ def test_overflow_proof_accepts_safe_and_refuses_unsafe_models():
         check_export(m)
 
 
-def test_the_bound_is_tight_enough_to_be_reached():
-    """An input that drives every channel to its extreme reaches the analysed bound's order."""
+def test_the_first_layer_bound_is_reached_exactly():
+    """For layer 1 every input can sit at either clamp on its own, so the proven accumulator
+    range is reached: x = 0 or 65535 per input, by the sign of the weight."""
     m = random_int_model(seed=4, m_bits=15)
-    r = analyze(m)
-    assert all(s.headroom_bits >= 0 for s in r.stages)
-    assert min(s.headroom_bits for s in r.stages) < 1.0  # random models are built near the edge
+    im, layer = m.input_map, m.layers[0]
+    im.zero_point[:], im.multiplier[:], im.shift[:] = 32768, 1, 4  # a0 = x/16 - 2048: spans
+    a_lo, a_hi = map_inputs(im, np.zeros((1, m.n_in)))[0], map_inputs(im, np.full((1, m.n_in),
+                                                                                   65535))[0]
+    assert (a_lo == im.lo).all() and (a_hi == im.hi).all()  # the input map spans its range
+    stage = analyze(m).stages[1]
+    x_max = np.where(layer.weights > 0, 65535, 0)  # per channel, the input that maximises acc
+    x_min = 65535 - x_max
+    acc_max = [int(layer.bias[i] + layer.weights[i] @ map_inputs(im, x_max[i:i + 1])[0])
+               for i in range(layer.n_out)]
+    acc_min = [int(layer.bias[i] + layer.weights[i] @ map_inputs(im, x_min[i:i + 1])[0])
+               for i in range(layer.n_out)]
+    assert max(acc_max) == stage.acc_hi and min(acc_min) == stage.acc_lo
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), layer=st.integers(0, 2), grow=st.integers(0, 8))
+def test_a_model_the_proof_accepts_never_overflows(seed, layer, grow):
+    """Models pushed past the edge (a layer's multipliers times 2^grow): whenever the proof
+    says ok, the reference (which checks every int32 value) never overflows, on the extremes
+    and on random inputs; when the proof refuses, export refuses."""
+    m = random_int_model(seed=seed, m_bits=15)
+    m.layers[layer].multiplier = m.layers[layer].multiplier << grow
+    x = np.random.default_rng(seed).integers(0, 65536, (512, 6))
+    x[0], x[1] = 0, 65535
+    x[2:66] = np.where(np.random.default_rng(seed).random((64, 6)) < 0.5, 0, 65535)
+    if analyze(m).ok:
+        predict_int(m, x)
+        check_export(m)
+    else:
+        with pytest.raises(QnnError, match="refusing to export"):
+            check_export(m)
 
 
 @settings(max_examples=25, deadline=None)

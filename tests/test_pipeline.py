@@ -100,11 +100,11 @@ def _bad_files(d):
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "missing.npz"], "no such file"),
-    (["--data", "float_x.npz"], "x"),
+    (["--data", "float_x.npz"], "x has non-integral values"),
     (["--data", "nan_y.npz"], "NaN"),
     (["--data", "empty.npz"], "empty"),
-    (["--data", "shape.npz"], ""),
-    (["--data", "garbage.npz"], ""),
+    (["--data", "shape.npz"], "x has 50 rows but y has 10"),
+    (["--data", "garbage.npz"], "not a readable .npz file"),
     (["--data", "ok.npz", "--wbits", "9"], "weight bits 9 outside 2..8"),
     (["--data", "ok.npz", "--abits", "1"], "activation bits 1"),
     (["--data", "ok.npz", "--epochs", "1,1"], "three numbers"),
@@ -119,7 +119,28 @@ def test_bad_input_one_line_nonzero_and_no_run_folder(tmp_path, capsys, args, me
     assert len(err.splitlines()) == 1 and err.startswith("qnn train: error:")
     assert message in err
     assert not out.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]  # no temp leftovers
+
+
+def test_a_run_folder_interrupted_while_written_leaves_nothing(trained, tmp_path, monkeypatch,
+                                                               capsys):
+    """The failure comes after the folder was started (the last file fails to write): no
+    half-written run folder and no temporary remain, and an existing run is kept whole."""
+    from common.errors import QnnError
+    from qnn.intmodel import IntModel
+
+    def fail(self, path):
+        raise QnnError("disk full (simulated); free some space and train again.")
+
+    monkeypatch.setattr(IntModel, "save", fail)
+    for out in (tmp_path / "new_run", trained / "run"):
+        before = sorted(p.name for p in out.parent.iterdir())
+        kept = (out / "metrics.json").read_text() if out.exists() else None
+        code = main(["train", "--data", str(trained / "train.npz"), *FAST, "--out", str(out),
+                     "--quiet"])
+        assert code == 2 and "disk full" in capsys.readouterr().err
+        assert sorted(p.name for p in out.parent.iterdir()) == before  # no temp, no new folder
+        if kept is not None:
+            assert (out / "metrics.json").read_text() == kept
 
 
 def test_a_failed_retrain_keeps_the_previous_run(trained, capsys):

@@ -15,11 +15,19 @@ def test_new_folder_gets_defaults(tmp_path):
 
 
 def test_round_trip(tmp_path):
-    p = Project(n=1234, seed=7, w_bits=[8, 4, 6], a_bits=[5, 8], variant="fast",
+    p = Project(n=1234, seed=7, w_bits=[8, 4, 6], a_bits=[5, 8], variant="unrolled",
                 sim_params={"noise_sigma_counts": 2.0}, epochs=[3, 2, 1], lr=0.01)
     save_project(tmp_path, p)
     again = open_project(tmp_path)
     assert again.warning is None and again.project == p
+
+
+def test_old_variant_names_are_mapped(tmp_path):
+    """Projects saved before issue 8 name the variants compact/fast: loop/unrolled now."""
+    for old, new in (("compact", "loop"), ("fast", "unrolled")):
+        (tmp_path / PROJECT_FILE).write_text(json.dumps({"variant": old}))
+        opened = open_project(tmp_path)
+        assert opened.warning is None and opened.project.variant == new
 
 
 def test_partial_file_takes_defaults(tmp_path):

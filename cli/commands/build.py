@@ -20,8 +20,6 @@ def _handler(args: argparse.Namespace) -> dict[str, Any]:
 
 def _human(r: dict[str, Any]) -> str:
     lines = [f"{r['elf']} ({r['variant']} variant)", r["report"]]
-    if r["form"] != "assembly":
-        lines.append(f"note: {r['form']}")
     if not r["integer_only"]:
         lines.append("integer-only check FAILED: " + "; ".join(r["problems"]))
     return "\n".join(lines)

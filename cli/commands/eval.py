@@ -15,9 +15,21 @@ def add_parser(sub: Any) -> None:
                     human)
     p.add_argument("run", help="run folder written by `qnn train`")
     p.add_argument("--data", required=True, help="dataset (.npz or .csv)")
+    p.add_argument("--tflite", default=None, metavar="MODEL.tflite",
+                   help="also run this .tflite (numpy reference of TFLite's int8 arithmetic) "
+                   "and report how far the integer model is from it; an imported run "
+                   "compares with its own copy without this flag")
+    p.add_argument("--tflite-rounding", choices=("single", "double"), default="single",
+                   help="TFLite's requantization rounding: single (LiteRT, TensorFlow's "
+                   "default kernels) or double (builds without TFLITE_SINGLE_ROUNDING, e.g. "
+                   "tf.lite's reference kernels)")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from qnn.tflite_eval import eval_tflite, is_imported
+
+    if args.tflite is not None or is_imported(args.run):
+        return eval_tflite(args.run, args.data, args.tflite, args.tflite_rounding)
     from qnn.pipeline import eval_run
 
     return eval_run(args.run, args.data)
@@ -25,5 +37,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def human(r: dict[str, Any]) -> str:
     from qnn.evaluate import format_summary, format_table
+
+    if "tflite" in r:  # the comparison with a .tflite (qnn/tflite_eval.py)
+        from qnn.tflite_eval import human_eval
+
+        return human_eval(r, human)
 
     return f"{r['n']} samples\n{format_table(r)}\n{format_summary(r)}"

@@ -12,12 +12,12 @@ from qnn.run import load_int_model
 
 
 def add_variant_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", choices=VARIANTS, default="compact",
-                   help="compact: weights packed in flash, smallest; fast: weights as "
-                        "immediates in the code, fewest cycles (default: compact)")
+    p.add_argument("--variant", choices=VARIANTS, default="loop",
+                   help="loop: tables read by one loop, small flash; unrolled: one "
+                        "statement per weight, fewest cycles (default: loop)")
 
 
-def export(run: str | Path, out: str | Path, variant: str = "compact") -> dict[str, Any]:
+def export(run: str | Path, out: str | Path, variant: str = "loop") -> dict[str, Any]:
     model = load_int_model(run)
     paths = write_c(model, out, variant)  # refuses an overflowing model (QnnError)
     return {

@@ -1,0 +1,127 @@
+"""Compile a generated `qnn_model.rs` for the Cortex-M0 with Debian's rustc, offline.
+
+Debian ships `rustc` (1.63) and `rust-src` (the sources of `core`) but no prebuilt standard
+library for `thumbv6m-none-eabi`, and there is no rustup here. So `core` is built from the
+sources that match the compiler (the ones under its own sysroot), once, and cached; then a
+crate root that includes the model compiles to one object file, linked like the C one.
+
+`compiler_builtins` is an empty crate: the model must need no helper (no 64-bit arithmetic,
+no division, no memcpy), and a call to one would be an undefined symbol at link time, which the
+build reports by name. The crate root gives the only `#[panic_handler]`, an endless loop; the
+integer-only check then proves no `core::panicking` code is reachable from `qnn_predict`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from common.errors import QnnError
+
+TARGET = "thumbv6m-none-eabi"
+DEBIAN_RUSTC = Path("/usr/bin/rustc")
+INSTALL_HINT = ("Debian's rustc and the sources of core are needed: install them with "
+                "`apt-get install rustc rust-src`")
+RUSTFLAGS = ("-C", "opt-level=s", "-C", "panic=abort", "-C", "debuginfo=0", "-D", "warnings")
+
+_BUILTINS = "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_std]\n"
+CRATE_ROOT = """\
+//! The crate around the generated module, for building and testing it on its own.
+#![no_std]
+
+#[path = "qnn_model.rs"]
+pub mod qnn_model;
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+"""
+
+
+def find_rustc() -> Path:
+    """$QNN_RUSTC, else Debian's /usr/bin/rustc, deliberately not the first `rustc` on PATH:
+    a rustup toolchain there has no thumbv6m `core` offline and its version would not match
+    the rust-src sources."""
+    override = os.environ.get("QNN_RUSTC")
+    path = Path(override) if override else DEBIAN_RUSTC
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise QnnError(f"{path}: no rustc there; {INSTALL_HINT}.")
+    return path
+
+
+def core_source(rustc: Path) -> Path:
+    """`core`'s lib.rs under the compiler's own sysroot, so the versions match."""
+    sysroot = _run([str(rustc), "--print", "sysroot"], "asking rustc for its sysroot").strip()
+    lib = Path(sysroot) / "lib/rustlib/src/rust/library/core/src/lib.rs"
+    if not lib.is_file():
+        raise QnnError(f"{lib}: the sources of core are missing; {INSTALL_HINT}.")
+    return lib
+
+
+def rustc_version(rustc: Path) -> str:
+    return _run([str(rustc), "--version"], "asking rustc for its version").strip()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("QNN_CACHE", Path.home() / ".cache" / "qnn-tui"))
+
+
+def sysroot_libs(rustc: Path) -> Path:
+    """The folder holding libcore.rlib and libcompiler_builtins.rlib for the M0, built once
+    per compiler version (~30 s) and cached; the cache entry appears whole or not at all."""
+    version = rustc_version(rustc).split()[1]
+    libs = cache_dir() / f"rust-{version}-{TARGET}"
+    if (libs / "libcompiler_builtins.rlib").is_file():
+        return libs
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".rust.", dir=libs.parent))
+    try:
+        common = [str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", "rlib",
+                  *RUSTFLAGS[:6]]
+        _run([*common, "--crate-name", "core", "-o", str(tmp / "libcore.rlib"),
+              str(core_source(rustc))], "building core for the Cortex-M0", bootstrap=True)
+        (tmp / "builtins.rs").write_text(_BUILTINS)
+        _run([*common, "--crate-name", "compiler_builtins", "-L", str(tmp),
+              "-o", str(tmp / "libcompiler_builtins.rlib"), str(tmp / "builtins.rs")],
+             "building an empty compiler_builtins", bootstrap=True)
+        os.replace(tmp, libs)
+    except OSError:  # another process finished first: its copy is as good
+        if not (libs / "libcompiler_builtins.rlib").is_file():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return libs
+
+
+def compile_model(model_rs: Path, out_obj: Path) -> Path:
+    """qnn_model.rs -> a Cortex-M0 object file (its C ABI symbol: qnn_predict)."""
+    rustc = find_rustc()
+    libs = sysroot_libs(rustc)
+    with tempfile.TemporaryDirectory(prefix=".rustc.") as tmp_name:
+        tmp = Path(tmp_name)
+        shutil.copy2(model_rs, tmp / "qnn_model.rs")
+        (tmp / "lib.rs").write_text(CRATE_ROOT)
+        _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", "lib",
+              "--crate-name", "qnn", *RUSTFLAGS, "--emit", "obj", "-L", str(libs),
+              "-o", str(out_obj), str(tmp / "lib.rs")], f"compiling {model_rs.name}",
+             bootstrap=True)
+    return out_obj
+
+
+def _run(cmd: list[str], what: str, bootstrap: bool = False) -> str:
+    env = {**os.environ, "RUSTC_BOOTSTRAP": "1"} if bootstrap else None
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    except OSError as e:
+        raise QnnError(f"cannot run {cmd[0]} ({e}); {INSTALL_HINT}.") from None
+    except subprocess.TimeoutExpired:
+        raise QnnError(f"{what} took over 300 s; check the Rust installation.") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if ln.startswith("error")), lines[0] if lines else "")
+        raise QnnError(f"{what} failed: {first.strip()}")
+    return proc.stdout

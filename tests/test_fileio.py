@@ -1,0 +1,75 @@
+"""Atomic writes, proven by interrupting them: the old file or folder survives whole, and no
+temporary is left behind."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from common import fileio
+from common.fileio import atomic_dir, atomic_write_bytes, atomic_write_json
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _raise(*_a, **_k):
+    raise Interrupted
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_an_interrupted_file_write_keeps_the_old_file(tmp_path, monkeypatch, step):
+    path = tmp_path / "model.json"
+    path.write_text("old contents")
+    seen_during_write = []
+
+    def fsync_then_look(fd):
+        seen_during_write.append(path.read_text())  # the target, while the new bytes are out
+        _raise()
+
+    monkeypatch.setattr(fileio.os, step, fsync_then_look if step == "fsync" else _raise)
+    with pytest.raises(Interrupted):
+        atomic_write_bytes(path, b"new contents that must not be seen half-written")
+    assert path.read_text() == "old contents"
+    assert seen_during_write in ([], ["old contents"])  # never written in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+
+
+def test_a_write_replaces_by_rename(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    path.write_text("old")
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(fileio.os, "replace",
+                        lambda a, b: (replaced.append((a, b)), real_replace(a, b))[1])
+    atomic_write_json(path, {"a": 1})
+    assert path.read_text() == '{\n "a": 1\n}\n'
+    [(tmp, dst)] = replaced
+    assert os.path.dirname(tmp) == str(tmp_path) and dst == path and tmp != str(path)
+
+
+def test_an_interrupted_folder_keeps_the_old_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "a.txt").write_text("old a")
+    with pytest.raises(Interrupted), atomic_dir(run) as tmp:
+        (tmp / "a.txt").write_text("new a")
+        (tmp / "b.txt").write_text("new b")
+        assert (run / "a.txt").read_text() == "old a"  # built elsewhere, not in place
+        assert not (run / "b.txt").exists()
+        _raise()
+    assert sorted(p.name for p in run.iterdir()) == ["a.txt"]
+    assert (run / "a.txt").read_text() == "old a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_finished_folder_replaces_the_old_one_whole(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "stale.txt").write_text("from the previous run")
+    with atomic_dir(run) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in run.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
