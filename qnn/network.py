@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qnn.dyadic import M_MAX, N_MAX
-from qnn.quant import fake_quant, int_range, round_ste
+from qnn.quant import fake_quant_range, int_range, round_ste
 
 INT16 = (-(2**15), 2**15 - 1)
 
@@ -40,12 +40,46 @@ class NetSpec:
     def in_scale(self) -> float:
         return 2.0 ** -(self.in_bits - 1)
 
-    def in_amax(self, k: int) -> int:
-        """Largest |a| of layer k's integer inputs."""
-        return 2 ** (self.in_bits - 1) if k == 0 else 2 ** self.a_bits[k - 1] - 1
+    def in_amax(self, k: int, consts=None):
+        """Largest |a| of layer k's integer inputs (traced when `consts` carries bounds)."""
+        return 2 ** (self.in_bits - 1) if k == 0 else a_max(self, consts, k - 1)
 
-    def out_clamp(self, k: int) -> tuple[int, int]:
-        return INT16 if k == self.n_layers - 1 else int_range(self.a_bits[k], signed=False)
+    def out_clamp(self, k: int, consts=None) -> tuple:
+        if k == self.n_layers - 1:
+            return INT16
+        if consts is not None and "a_hi" in consts:  # int32: the clamp of an int32 value
+            return 0, consts["a_hi"][k].astype(jnp.int32)
+        return int_range(self.a_bits[k], signed=False)
+
+
+# Bit widths as data: with these keys in `consts`, every clip bound below is read from them
+# rather than from the spec, so configurations that differ only in bit widths share one
+# compiled computation and train side by side under jax.vmap (qnn.grid). Without them (one
+# configuration) the bounds are the spec's Python ints, exactly as before.
+BOUND_KEYS = ("w_lo", "w_hi", "a_hi")
+
+
+def bounds_of(spec: NetSpec) -> dict[str, np.ndarray]:
+    """The clip bounds of `spec`'s bit widths, as arrays: per layer w_lo, w_hi (signed
+    weights), per hidden layer a_hi (unsigned activations, lo = 0)."""
+    w = [int_range(b, signed=True) for b in spec.w_bits]
+    return {"w_lo": np.array([lo for lo, _ in w], np.float32),
+            "w_hi": np.array([hi for _, hi in w], np.float32),
+            "a_hi": np.array([2**b - 1 for b in spec.a_bits], np.float32)}
+
+
+def w_range(spec: NetSpec, consts, k: int) -> tuple:
+    """Layer k's weight integer range: from `consts` bounds when present, else the spec's."""
+    if consts is not None and "w_lo" in consts:
+        return consts["w_lo"][k], consts["w_hi"][k]
+    return int_range(spec.w_bits[k], signed=True)
+
+
+def a_max(spec: NetSpec, consts, k: int):
+    """Hidden layer k's largest activation integer."""
+    if consts is not None and "a_hi" in consts:
+        return consts["a_hi"][k]
+    return 2 ** spec.a_bits[k] - 1
 
 
 def init_params(rng: np.random.Generator, spec: NetSpec) -> list[dict[str, np.ndarray]]:
@@ -110,13 +144,13 @@ def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
     x = a0 * s_in
     for k, layer in enumerate(params):
         sw = step(layer["sw"])
-        wq = fake_quant(layer["w"], sw[:, None], bits=spec.w_bits[k], signed=True)
+        wq = fake_quant_range(layer["w"], sw[:, None], *w_range(spec, consts, k))
         acc_step = sw * s_in
         bq = round_ste(_bias_total(layer, k, spec, consts) / acc_step) * acc_step
         z = x @ wq.T + bq
         s_out = _out_scale(params, k, spec, consts)
         if k < spec.n_layers - 1:
-            x = fake_quant(z, s_out, bits=spec.a_bits[k], signed=False)
+            x = fake_quant_range(z, s_out, 0, a_max(spec, consts, k))
             s_in = s_out
         else:
             out = jnp.clip(round_ste(z / s_out), *INT16)
@@ -136,13 +170,13 @@ def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
     s_in = spec.in_scale()
     out = []
     for k, layer in enumerate(params):
-        lo, hi = int_range(spec.w_bits[k], signed=True)
+        lo, hi = w_range(spec, consts, k)
         sw = step(layer["sw"])
         w = jnp.clip(jnp.floor(layer["w"] / sw[:, None] + 0.5), lo, hi)
         acc_step = sw * s_in
         b = jnp.clip(jnp.floor(_bias_total(layer, k, spec, consts) / acc_step + 0.5),
                      -(2.0**30), 2.0**30)
-        bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k)
+        bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k, consts)
         s_out = _out_scale(params, k, spec, consts)
         r = acc_step / s_out
         m_max = min(2**spec.m_bits - 1, M_MAX)
@@ -170,7 +204,7 @@ def map_inputs_int(x_u16: jax.Array, consts) -> jax.Array:
 
 def int_forward(iparams, x_u16: jax.Array, spec: NetSpec, consts) -> jax.Array:
     """Integer-exact forward: uint16 counts -> int32 outputs in output LSBs."""
-    clamps = tuple(spec.out_clamp(k) for k in range(spec.n_layers))
+    clamps = tuple(spec.out_clamp(k, consts) for k in range(spec.n_layers))
     return _layers_int(iparams, map_inputs_int(x_u16, consts), clamps)
 
 

@@ -31,7 +31,6 @@ from qnn import network as net
 from qnn.config import TrainConfig
 from qnn.export import int_model_from_params
 from qnn.intmodel import IntModel, map_inputs
-from qnn.quant import int_range
 from qnn.schedule import one_cycle, ramp, shuffled_batches
 from qnn.stats import DataStats, compute_stats, input_moments, standardized
 from qnn.steps import init_steps
@@ -100,7 +99,7 @@ def loss_fn(quantized: bool, spec: net.NetSpec, consts):
     return loss
 
 
-def oscillation_penalty(params, spec: net.NetSpec) -> jax.Array:
+def oscillation_penalty(params, spec: net.NetSpec, consts=None) -> jax.Array:
     """Mean squared distance of each weight from the centre of its quantization bin, in steps
     (Nagel et al., 2022, "Overcoming oscillations in quantization-aware training"). With the
     straight-through estimator, low-bit weights settle on bin boundaries and flip between two
@@ -108,7 +107,7 @@ def oscillation_penalty(params, spec: net.NetSpec) -> jax.Array:
     into their bins, so the integer network stops changing under the optimizer's noise."""
     total = 0.0
     for k, layer in enumerate(params):
-        lo, hi = int_range(spec.w_bits[k], signed=True)
+        lo, hi = net.w_range(spec, consts, k)
         s = jax.lax.stop_gradient(net.step(layer["sw"]))[:, None]
         v = jnp.clip(layer["w"] / s, lo, hi)
         total = total + jnp.mean((v - jax.lax.stop_gradient(jnp.floor(v + 0.5))) ** 2)
@@ -130,6 +129,11 @@ def relative_step_updates(updates, params, learn_steps):
 
 @functools.lru_cache(maxsize=64)
 def epoch_fn(quantized: bool, spec: net.NetSpec):
+    """`epoch_body` jitted, once per network (qnn.grid vmaps the body over configurations)."""
+    return jax.jit(epoch_body(quantized, spec))
+
+
+def epoch_body(quantized: bool, spec: net.NetSpec):
     """One jitted epoch: a lax.scan of Adam steps over the given batches (row indices) with
     their learning rates and oscillation-penalty weights, then the validation losses (one
     call, one compile). Everything data-, phase- or schedule-dependent is an argument,
@@ -138,7 +142,6 @@ def epoch_fn(quantized: bool, spec: net.NetSpec):
     freezes the quantizer steps (the int phase: the dyadic multipliers depend on them);
     `decay` is the weight decay per step, relative to the learning rate."""
 
-    @jax.jit
     def epoch(params, adam_state, lrs, dampen, batches, exact, learn_steps, decay, consts, data,
               val):
         loss = loss_fn(quantized, spec, consts)
@@ -148,7 +151,7 @@ def epoch_fn(quantized: bool, spec: net.NetSpec):
             task = loss(params, exact, a0[rows], x_u16[rows], yn[rows])
             if not quantized:
                 return task, task
-            return task + lam * oscillation_penalty(params, spec), task
+            return task + lam * oscillation_penalty(params, spec, consts), task
 
         def step(carry, schedule):
             params, adam_state = carry
