@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 from explore.sweep import SweepResult, grid, split_three, sweep
@@ -23,10 +24,9 @@ A_BITS = (8, 6, 4, 3)
 
 
 def timed(gen) -> tuple[object, float]:
-    t0, last = time.perf_counter(), None
-    for last in gen:
-        pass
-    return last, time.perf_counter() - t0
+    t0 = time.perf_counter()
+    last = deque(gen, maxlen=1)  # run the generator to its end, keep its final event
+    return last[0], time.perf_counter() - t0
 
 
 def main() -> None:
