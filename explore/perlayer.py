@@ -52,7 +52,7 @@ def search(ds: Any, cfgs: list[Any], variant: str, stop: Callable[[], bool], t0:
     pairs: list[tuple[Any, Point]] = []
     t_train = 0.0
     # rounds: the start, then at most (len(widths) - 1) lowerings per layer
-    total = 1 + n_layers * n_layers * (len(widths) - 1)  # a bound: candidates per round <= layers
+    total = 1 + n_layers * n_layers * (len(widths) - 1)  # a bound: <= n_layers per round
     todo = [start]
     cur: Point | None = None
     while todo and not stop():

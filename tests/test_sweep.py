@@ -148,3 +148,34 @@ def test_a_missing_dataset_or_too_few_rows_is_one_line(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["sweep", "--data", str(tmp_path / "none.npz"), "--out", str(out)]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+
+
+def test_the_per_layer_search_steps_one_layer_to_the_next_storage_width():
+    from explore.pareto import Point
+    from explore.perlayer import _lowered, score, storage_widths
+
+    widths = storage_widths([2, 3, 4, 6, 8])
+    assert widths == [8, 4, 2]
+    assert _lowered((8, 4, 2), widths) == [(4, 4, 2), (8, 2, 2)]
+    assert _lowered((2, 2, 2), widths) == []
+    cur = Point((8,), (8, 8), (8,), 1.0, 1000, 900, 0)
+    cheap = Point((8,), (4, 8), (8,), 1.1, 900, 900, 0)  # +0.1 for 100 B
+    dear = Point((8,), (8, 4), (8,), 1.5, 800, 900, 0)  # +0.5 for 200 B
+    free = Point((8,), (8, 4), (8,), 0.9, 1000, 900, 0)  # better, saves nothing
+    assert min([dear, cheap], key=lambda p: score(cur, p)) is cheap
+    assert score(cur, free) == -float("inf")
+    assert score(cur, Point((8,), (8, 4), (8,), 1.2, 1000, 900, 0)) == float("inf")
+
+
+@pytest.mark.toolchain
+@pytest.mark.slow
+def test_the_per_layer_search_walks_from_widest_to_narrowest(arm_toolchain, data, tmp_path):
+    from explore.sweep import SweepResult, grid, sweep
+
+    cfgs = grid(TrainConfig(**{**TINY, "hidden": (4,)}), [(4,)], [8, 4], [8])
+    res = [e for e in sweep(data[0], cfgs, tmp_path, per_layer=True, max_flash=10**6)
+           if isinstance(e, SweepResult)][0]
+    labels = [p.label for p in res.points]
+    # start, two candidates, then the one left: w8,8 -> {w4,8 w8,4} -> w4,4
+    assert labels[0] == "4 w8,8 a8" and labels[-1] == "4 w4,4 a8" and len(labels) == 4
+    assert res.best is not None and (tmp_path / "best" / "int_model.json").is_file()
