@@ -90,10 +90,16 @@ def loss_fn(quantized: bool, spec: net.NetSpec, consts):
     def loss(params, exact, a0, x_u16, yn):
         if not quantized:
             return jnp.mean((net.float_forward(params, a0, spec) - yn) ** 2)
+        def with_exact(pred):
+            ip = jax.lax.stop_gradient(net.to_int_params(params, spec, consts))
+            exact_pred = net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts)
+            return pred + jax.lax.stop_gradient(exact_pred - pred)
+
         pred = net.fq_forward(params, a0, spec, consts)
-        ip = jax.lax.stop_gradient(net.to_int_params(params, spec, consts))
-        exact_pred = net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts)
-        pred = pred + exact * jax.lax.stop_gradient(exact_pred - pred)
+        # A cond, not a product with `exact`: the qat phase skips the integer network's cost
+        # (most of a quantized step's); `exact` is shared by vmapped configurations
+        # (qnn.grid), so it stays a cond there too.
+        pred = jax.lax.cond(exact > 0, with_exact, lambda p: p, pred)
         return jnp.mean((pred - yn) ** 2)
 
     return loss
