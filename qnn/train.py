@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -192,6 +193,29 @@ def validate(params, quantized: bool, spec: net.NetSpec, consts, val):
 adam_init = jax.jit(ADAM.init)  # jitted: op by op, its zeros would each compile
 
 
+def precompile_quantized(spec: net.NetSpec, params, n_batches: int, batch: int, consts,
+                         data, val) -> threading.Thread:
+    """Compile the quantized phases' epoch in a background thread while the float phase
+    runs. On a cold compile cache this hides most of its seconds-long XLA compile behind the
+    float epochs (XLA compiles without the GIL); the quantized phase then finds it in the
+    persistent compile cache. The params only give shapes (the float network's placeholder
+    steps have the quantized phase's)."""
+    def abstract(tree):
+        return jax.tree.map(lambda v: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype),
+                            tree)
+
+    f32 = jax.ShapeDtypeStruct((), np.float32)
+    args = (abstract(params), jax.eval_shape(ADAM.init, params),
+            jax.ShapeDtypeStruct((n_batches,), np.float32),
+            jax.ShapeDtypeStruct((n_batches,), np.float32),
+            jax.ShapeDtypeStruct((n_batches, batch), np.int32), f32, f32, f32,
+            abstract(consts), abstract(data), abstract(val))
+    thread = threading.Thread(target=lambda: epoch_fn(True, spec).lower(*args).compile(),
+                              daemon=True)
+    thread.start()
+    return thread
+
+
 def loss_level_of(history: list[Progress]) -> float:
     """The float network's training loss (its last float epoch, else the last epoch): the
     unit of the oscillation penalty, so its weight means the same whatever the data."""
@@ -257,6 +281,10 @@ def train(
     epoch_no, stopped = 0, False
     loss_level = loss_level_of(init.history if init else [])  # the penalty's unit
     best: tuple[float, int, object] | None = None  # (val_int, epoch, params)
+    warmup = None
+    if plan[0][0] == "float" and plan[0][1] > 0 and cfg.epochs_qat + cfg.epochs_int > 0:
+        warmup = precompile_quantized(spec, params, n_batches, batch, consts, train_data,
+                                      val_data)
     for phase, n_epochs in plan:
         if n_epochs == 0 or stopped:
             continue
@@ -269,6 +297,8 @@ def train(
         n_steps = n_epochs * n_batches
         lrs = one_cycle(cfg.lr * LR_SCALE[phase], n_steps).reshape(n_epochs, -1)
         dampen = ramp(DAMPEN[phase] * loss_level, n_steps).reshape(n_epochs, -1)
+        if phase != "float" and warmup is not None:
+            warmup.join()  # its compile is in the persistent cache now
         run_epoch, adam_state = epoch_fn(phase != "float", spec), adam_init(params)
         exact, learn_steps = np.float32(phase == "int"), np.float32(phase != "int")
         for e in range(n_epochs):

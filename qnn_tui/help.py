@@ -45,6 +45,7 @@ HELP = """\
 | key | 4 Codegen |
 |---|---|
 | `v` | variant: compact (small flash) / fast (fewer cycles) |
+| `l` | language: C / Rust (no_std module, same C ABI; built with Debian's rustc) |
 | `b` | build with arm-none-eabi-gcc, check, run on the emulated Cortex-M0 |
 | `c` / `r` | show the C source / the report |
 
