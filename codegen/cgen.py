@@ -78,10 +78,6 @@ def _header(model: IntModel, ctx: dict[str, Any]) -> str:
         measured=measured or ["(not measured yet: run bench/bench_m0.py)"])
 
 
-def _pad(values, n: int) -> list[int]:
-    return [int(v) for v in values] + [0] * (n - len(values))
-
-
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
     p = plan.loop_plan(model)
     layers = p.layers
@@ -89,10 +85,19 @@ def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
     width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
-        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad, max_width=width,
+        layers=layers, plan=p, fmt_doc=_FMT_DOC, max_width=width, row_text=_row_text(p),
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
-        zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
+        input_multiplier=im.multiplier, input_shift=im.shift,
         n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
+
+
+def _row_text(p: plan.LoopPlan):
+    """The initializer of one `struct rows` (two outputs' constant, multiplier, shift)."""
+    def text(r0: tuple[int, int, int], r1: tuple[int, int, int]) -> str:
+        body = (f"{{{{{c_int(r0[0]):>11}, {c_int(r1[0]):>11}}}, "
+                f"{{{r0[1]:>5}, {r1[1]:>5}}}")
+        return body + ("}" if p.one_shift else f", {{{r0[2]:>2}, {r1[2]:>2}}}}}")
+    return text
 
 
 def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:

@@ -52,6 +52,7 @@ class Layer:
     fmt: int = 8  # loop variant: container bits of a weight (8, 4 or 2)
     tiles: list[int] = field(default_factory=list)  # loop variant: the weight bytes
     multiplier: list[int] | None = None  # loop variant: rescaled to one shift, if exact
+    rows: list[tuple[int, int, int]] = field(default_factory=list)  # loop: (C, M, n) per output
 
     @property
     def lo(self) -> int:
@@ -160,14 +161,45 @@ def loop_layers(model: IntModel) -> list[Layer]:
     return out
 
 
+def int32_wrap(v: int) -> int:
+    """v modulo 2^32, as the int32 with the same bits.
+
+    >>> int32_wrap(2**31), int32_wrap(-1), int32_wrap(2**32 + 5)
+    (-2147483648, -1, 5)
+    """
+    v %= 2**32
+    return v - 2**32 if v >= 2**31 else v
+
+
+def requant_rows(layer: Layer, one: bool) -> list[tuple[int, int, int]]:
+    """The loop variant's (constant, multiplier, shift) of each output, padded to an even
+    count: y = (acc * M + C) >> n with C = b * M + 2^(n-1) modulo 2^32, where acc is the sum
+    without the bias (b folds the inputs' lower bounds, see `layers`). The true value of
+    acc * M + C is the one the overflow proof bounds, so the wrapped uint32 arithmetic is exact.
+
+    >>> L = Layer(1, IntLayer(np.zeros((1, 1)), np.zeros(1), np.array([3]), np.array([2]), 0,
+    ...           1, 8, 8), 1, 1, 0, 1, [-5], True, multiplier=[3])
+    >>> requant_rows(L, True)
+    [(-13, 3, 2), (0, 0, 0)]
+    """
+    src = layer.src
+    out = []
+    for i, b in enumerate(layer.bias):
+        m = layer.multiplier[i] if one else int(src.multiplier[i])
+        n = int(src.shift.max()) if one else int(src.shift[i])
+        out.append((int32_wrap(b * m + int(rnd(n))), m, n))
+    return out + [(0, 0, 0)] * (layer.n_out_pad - layer.n_out)
+
+
 @dataclass
 class LoopPlan:
     """Everything the loop variant's template needs besides the model itself."""
 
     layers: list[Layer]
-    one_shift: bool  # every layer's multipliers rescaled to one shift (no shift tables)
+    one_shift: bool  # every layer's multipliers rescaled to one shift (no shifts per row)
     input_multiplier: str  # C type of the input map's multipliers
-    multiplier: str  # C type of the layers' multipliers
+    multiplier: str  # C type of the layers' multipliers (in struct rows)
+    input_constant: list[int]  # 2^(s-1) - zero * m: a0 = (in * m + constant) >> s, clamped
 
 
 def _utype(values: list[int]) -> str:
@@ -177,9 +209,22 @@ def _utype(values: list[int]) -> str:
 def loop_plan(model: IntModel) -> LoopPlan:
     ls = loop_layers(model)
     one = all(L.multiplier is not None for L in ls)
-    mults = [v for L in ls for v in (L.multiplier if one else L.src.multiplier)]
-    return LoopPlan(ls, one, _utype([int(v) for v in model.input_map.multiplier]),
-                    _utype([int(v) for v in mults]))
+    for L in ls:
+        L.rows = requant_rows(L, one)
+    mults = [m for L in ls for _, m, _ in L.rows]
+    im = model.input_map
+    constant = [int(rnd(int(s))) - int(z) * int(m)
+                for z, m, s in zip(im.zero_point, im.multiplier, im.shift, strict=True)]
+    # a uint8 multiplier would leave struct rows the same size (padding): uint16 at least
+    return LoopPlan(ls, one, _utype([int(v) for v in im.multiplier]),
+                    _utype([256] + mults), constant)
+
+
+def rows_bytes(p: LoopPlan) -> int:
+    """sizeof(struct rows): two int32 constants, two multipliers, two shifts unless one per
+    layer, padded to 4 bytes."""
+    size = 8 + 2 * {"uint16_t": 2, "uint32_t": 4}[p.multiplier] + (0 if p.one_shift else 2)
+    return (size + 3) // 4 * 4
 
 
 def loop_table_bytes(model: IntModel) -> dict[str, int]:
@@ -187,13 +232,9 @@ def loop_table_bytes(model: IntModel) -> dict[str, int]:
     p = loop_plan(model)
     size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
     n_in = model.n_in
-    out = {"input_zero_point": 2 * n_in, "input_multiplier": size[p.input_multiplier] * n_in,
+    out = {"input_multiplier": size[p.input_multiplier] * n_in, "input_constant": 4 * n_in,
            "input_shift": n_in}
     for layer in p.layers:
-        k, n = layer.k, layer.n_out_pad
-        out[f"layer{k}_weights"] = len(layer.tiles)
-        out[f"layer{k}_bias"] = 4 * n
-        out[f"layer{k}_multiplier"] = size[p.multiplier] * n
-        if not p.one_shift:
-            out[f"layer{k}_shift"] = n
+        out[f"layer{layer.k}_weights"] = len(layer.tiles)
+        out[f"layer{layer.k}_rows"] = rows_bytes(p) * layer.n_out_pad // 2
     return out
