@@ -82,13 +82,13 @@ def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
     p = plan.loop_plan(model)
     layers = p.layers
     im = model.input_map
-    width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
+    width = max([layers[0].n_in_pad] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
         layers=layers, plan=p, fmt_doc=_FMT_DOC, max_width=width, row_text=_row_text(p),
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
         input_multiplier=im.multiplier, input_shift=im.shift,
-        n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
+        n_in_pad=range(model.n_in, layers[0].n_in_pad), out_lo=model.layers[-1].lo)
 
 
 def _row_text(p: plan.LoopPlan):

@@ -33,8 +33,8 @@ def weight_format(w_bits: int) -> int:
     return 2 if w_bits <= 2 else 4 if w_bits <= 4 else 8
 
 
-def _even(n: int) -> int:
-    return n + (n & 1)
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
 
 
 @dataclass
@@ -68,11 +68,13 @@ class Layer:
 
     @property
     def n_in_pad(self) -> int:
-        return _even(self.n_in)
+        """Loop variant: inputs come in blocks of four (two 2x2 tiles per loop pass)."""
+        return _round_up(self.n_in, 4)
 
     @property
     def n_out_pad(self) -> int:
-        return _even(self.n_out)
+        """Loop variant: outputs in pairs; a hidden layer's in fours, its next layer's inputs."""
+        return _round_up(self.n_out, 2 if self.last else 4)
 
     def folded_constant(self, i: int) -> int:
         """The unrolled variant's requantization constant: bias_i * M_i + rnd(n_i), modulo
@@ -92,9 +94,10 @@ def layers(model: IntModel) -> list[Layer]:
     return out
 
 
-def tiles(W: np.ndarray, fmt: int) -> list[int]:
+def tiles(W: np.ndarray, fmt: int, n_out: int = 0, n_in: int = 0) -> list[int]:
     """The loop variant's weight bytes: 2x2 tiles (rows i, i+1; columns j, j+1), in row-pair
-    order, each weight stored offset-binary (W + offset >= 0); odd sizes padded with W = 0.
+    order, each weight stored offset-binary (W + offset >= 0); W padded with zeros to n_out
+    rows and n_in columns (at least to even sizes).
 
     byte (8):   4 bytes  W[i][j], W[i+1][j], W[i][j+1], W[i+1][j+1]
     nibble (4): 2 bytes  W[i][j] | W[i+1][j] << 4,  W[i][j+1] | W[i+1][j+1] << 4
@@ -104,11 +107,13 @@ def tiles(W: np.ndarray, fmt: int) -> list[int]:
     ([129, 128, 127, 126], [137, 103])
     >>> tiles(np.array([[1, -1], [0, -2]]), 2), tiles(np.array([[1], [0], [-1]]), 8)
     ([27], [129, 128, 128, 128, 127, 128, 128, 128])
+    >>> tiles(np.array([[1, -1], [0, -2]]), 8, 2, 4)
+    [129, 128, 127, 126, 128, 128, 128, 128]
     """
     _, per_byte, offset = FORMATS[fmt]
-    n_out, n_in = W.shape
-    P = np.zeros((_even(n_out), _even(n_in)), dtype=np.int64)
-    P[:n_out, :n_in] = W
+    rows, cols = W.shape
+    P = np.zeros((max(n_out, _round_up(rows, 2)), max(n_in, _round_up(cols, 2))), dtype=np.int64)
+    P[:rows, :cols] = W
     P += offset
     out: list[int] = []
     for i in range(0, P.shape[0], 2):
@@ -150,7 +155,7 @@ def loop_layers(model: IntModel) -> list[Layer]:
     out = layers(model)
     for layer, r in zip(out, layer_ranges(model), strict=True):
         layer.fmt = weight_format(layer.src.w_bits)
-        layer.tiles = tiles(layer.src.weights, layer.fmt)
+        layer.tiles = tiles(layer.src.weights, layer.fmt, layer.n_out_pad, layer.n_in_pad)
         layer.multiplier = one_shift(layer.src, r.acc_lo, r.acc_hi)
         raw = dot_range([255] * layer.n_in_pad, 0, layer.in_span)[1]
         correction = layer.offset * dot_range([1] * layer.n_in_pad, 0, layer.in_span)[1]

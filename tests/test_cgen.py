@@ -174,20 +174,22 @@ def test_header_is_the_manual():
 
 def test_loop_tables_and_packing():
     """Named tables per layer; weights in 2x2 tiles, 8-bit one per byte, 4-bit two per byte,
-    2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits, a
-    quarter at 2); odd sizes padded to even ones."""
-    for w_bits, sizes in ((8, (96, 256, 96)), (4, (48, 128, 48)), (2, (24, 64, 24))):
+    2-bit four per byte; inputs padded to fours (the loop takes four per pass), outputs to
+    pairs, a hidden layer's outputs to fours (6-16-16-6: 8x16 + 16x16 + 16x6 = 128 + 256 + 96
+    bytes at 8 bits, half at 4 bits, a quarter at 2)."""
+    for w_bits, sizes in ((8, (128, 256, 96)), (4, (64, 128, 48)), (2, (32, 64, 24))):
         src = generate_c(random_int_model((6, 16, 16, 6), w_bits), "loop")[SOURCE]
         for k, n in enumerate(sizes, 1):
             assert f"static const uint8_t layer{k}_weights[{n}]" in src, (w_bits, k)
             assert f"static const struct rows layer{k}_rows[{3 if k == 3 else 8}]" in src
         assert "uint8_t shift[2];" not in src and "uint8_t shift;" in src
+        assert "act[0][6] = 0;" in src and "act[0][7] = 0;" in src
     src = generate_c(random_int_model((6, 16, 16, 6), (8, 4, 2)), "loop")[SOURCE]
-    assert "layer1_weights[96]" in src and "layer2_weights[128]" in src
+    assert "layer1_weights[128]" in src and "layer2_weights[128]" in src
     assert "layer3_weights[24]" in src and "switch (L->per_byte)" in src
     src = generate_c(random_int_model((3, 5, 2), 8), "loop")[SOURCE]
-    assert "layer1_weights[24]" in src and "layer2_weights[12]" in src  # 6x4 and 2x6
-    assert "act[0][QNN_N_IN] = 0;" in src
+    assert "layer1_weights[32]" in src and "layer2_weights[16]" in src  # 8x4 and 2x8
+    assert "act[0][3] = 0;" in src and "act[0][4]" not in src
 
 
 @needs_gcc
