@@ -88,14 +88,29 @@ def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
         layers=layers, plan=p, fmt_doc=_FMT_DOC, max_width=width, row_text=_row_text(p),
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
         input_multiplier=im.multiplier, input_shift=im.shift,
-        n_in_pad=range(model.n_in, layers[0].n_in_pad), out_lo=model.layers[-1].lo)
+        pad_line=_pad_line(model.n_in, layers[0].n_in_pad), out_lo=model.layers[-1].lo)
+
+
+def _pad_line(n_in: int, n_in_pad: int) -> str:
+    """The statement that zeroes the padding inputs (the loop takes inputs in fours).
+
+    >>> _pad_line(6, 8), _pad_line(4, 4)
+    ('act[0][6] = act[0][7] = 0;', '')
+    """
+    if n_in_pad == n_in:
+        return ""
+    return "".join(f"act[0][{j}] = " for j in range(n_in, n_in_pad)) + "0;"
 
 
 def _row_text(p: plan.LoopPlan):
-    """The initializer of one `struct rows` (two outputs' constant, multiplier, shift)."""
+    """The initializer of one `struct rows` (two outputs' constant, multiplier, shift), its
+    columns as wide as the model's widest value."""
+    rows = [r for L in p.layers for r in L.rows]
+    wc, wm = (max(len(c_int(r[k])) for r in rows) for k in (0, 1))
+
     def text(r0: tuple[int, int, int], r1: tuple[int, int, int]) -> str:
-        body = (f"{{{{{c_int(r0[0]):>11}, {c_int(r1[0]):>11}}}, "
-                f"{{{r0[1]:>5}, {r1[1]:>5}}}")
+        body = (f"{{{{{c_int(r0[0]):>{wc}}, {c_int(r1[0]):>{wc}}}}, "
+                f"{{{r0[1]:>{wm}}, {r1[1]:>{wm}}}}")
         return body + ("}" if p.one_shift else f", {{{r0[2]:>2}, {r1[2]:>2}}}}}")
     return text
 

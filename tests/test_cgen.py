@@ -183,7 +183,7 @@ def test_loop_tables_and_packing():
             assert f"static const uint8_t layer{k}_weights[{n}]" in src, (w_bits, k)
             assert f"static const struct rows layer{k}_rows[{3 if k == 3 else 8}]" in src
         assert "uint8_t shift[2];" not in src and "uint8_t shift;" in src
-        assert "act[0][6] = 0;" in src and "act[0][7] = 0;" in src
+        assert "act[0][6] = act[0][7] = 0;" in src
     src = generate_c(random_int_model((6, 16, 16, 6), (8, 4, 2)), "loop")[SOURCE]
     assert "layer1_weights[128]" in src and "layer2_weights[128]" in src
     assert "layer3_weights[24]" in src and "switch (L->per_byte)" in src
