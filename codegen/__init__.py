@@ -1,2 +1,2 @@
-"""From an integer model to checked C: generation, build with arm-none-eabi-gcc, ELF size and
-integer-only checks, and an emulated Cortex-M0."""
+"""From an integer model to the text of its firmware: the C (cgen.py) and the no_std Rust
+(rust.py), both in two variants, from the same numbers (plan.py, unrolled.py)."""

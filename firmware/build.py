@@ -79,15 +79,21 @@ def build_firmware(
     *,
     cflags: Sequence[str] = (),
     keep: Sequence[str] = (),
+    model_object: Path | None = None,
 ) -> BuildResult:
     """Compile model_dir/qnn_model.c with the firmware into out_dir/qnn.elf (+ .map, .su, log).
 
     `cflags` are added to every compile (e.g. ["-O2"]). `keep` names extra functions to keep
-    through --gc-sections (for emulating functions other than qnn_predict).
+    through --gc-sections (for emulating functions other than qnn_predict). `model_object`
+    links that object (e.g. the Rust model, `firmware.rust.compile_model`) instead of
+    compiling qnn_model.c; the harness still includes model_dir/qnn_model.h (same C ABI).
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model_c = model_dir / "qnn_model.c"
-    if not model_c.is_file() or not (model_dir / "qnn_model.h").is_file():
+    if model_object is not None and not Path(model_object).is_file():
+        raise QnnError(f"{model_object}: no such model object; compile the model first.")
+    if not (model_c.is_file() or model_object is not None) or \
+            not (model_dir / "qnn_model.h").is_file():
         raise QnnError(f"{model_dir}: no qnn_model.c/qnn_model.h; generate the C first.")
     gcc = find_toolchain()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +101,9 @@ def build_firmware(
 
     with tempfile.TemporaryDirectory(prefix=".build.", dir=out_dir) as tmp_name:
         tmp = Path(tmp_name)
-        sources = [model_c.resolve()] + [FIRMWARE_DIR / s for s in FIRMWARE_SOURCES]
+        sources = [FIRMWARE_DIR / s for s in FIRMWARE_SOURCES]
+        if model_object is None:
+            sources.insert(0, model_c.resolve())
         includes = [f"-I{model_dir.resolve()}", f"-I{FIRMWARE_DIR}"]
         commands: list[list[str]] = []
         log: list[str] = []
@@ -106,6 +114,8 @@ def build_firmware(
             commands.append(cmd)
             _run(cmd, log, out_dir, what=f"compiling {src.name}")
             objects.append(obj)
+        if model_object is not None:
+            objects.insert(0, Path(model_object).resolve())
         link = [
             str(gcc), *CPU_FLAGS, "-nostdlib", "-nostartfiles",
             f"-T{FIRMWARE_DIR / 'm0.ld'}", "-Wl,--gc-sections", f"-Wl,-Map={tmp / 'qnn.map'}",
@@ -168,6 +178,13 @@ def _first_error(output: str) -> str:
     undefined = _UNDEFINED.search(output)
     if undefined:
         name = undefined.group(1)
+        if name.startswith(("_ZN", "_R")) or "::" in name:  # Rust (ld may demangle it)
+            from firmware.elfinfo import demangle, panic_kind
+
+            path = demangle(name)
+            why = "can panic" if panic_kind(path) else "calls into core out of line"
+            return (f"the Rust code {why} (`{path}`): core is not linked, so the model must "
+                    "index no slice, unwrap nothing and check no overflow")
         return (
             f"the code calls `{name}`, which does not exist on this bare-metal target "
             "(no libc); write it without library calls"

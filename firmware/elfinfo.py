@@ -110,7 +110,7 @@ def size_report(elf: Path) -> SizeReport:
     seen: set[tuple[int, int]] = set()  # aliases (NMI_Handler = Default_Handler) count once
     for sym in sorted(fw.symbols.values(), key=lambda s: s.name):
         origin = fw.origins[sym.name]
-        symbols.append(SymbolSize(sym.name, sym.kind, sym.size, origin))
+        symbols.append(SymbolSize(demangle(sym.name), sym.kind, sym.size, origin))
         if (sym.address, sym.size) in seen:
             continue
         seen.add((sym.address, sym.size))
@@ -150,6 +150,46 @@ def helper_kind(name: str) -> str | None:
     if re.search(r"(lmul|lsl|lasr|llsr|lcmp|ulcmp|di\d)", n):
         return "64-bit arithmetic"
     return "a libgcc runtime helper"
+
+
+# Rust's panic machinery: core::panicking::*, the panic handler (rust_begin_unwind), and the
+# out-of-line failure paths of indexing, unwrap and expect. The generated Rust must reach none.
+_PANIC = re.compile(r"panic|rust_begin_unwind|unwrap_failed|expect_failed|index_len_fail|"
+                    r"index_order_fail|slice_error_fail|assert_failed")
+
+
+def demangle(name: str) -> str:
+    """A Rust legacy-mangled symbol as a path, its hash dropped; other names as they are.
+
+    >>> demangle("_ZN4core9panicking18panic_bounds_check17h0123456789abcdefE")
+    'core::panicking::panic_bounds_check'
+    >>> demangle("qnn_predict")
+    'qnn_predict'
+    """
+    if not (name.startswith("_ZN") and name.endswith("E")):
+        return name
+    parts, i, body = [], 0, name[3:-1]
+    while i < len(body):
+        j = i
+        while j < len(body) and body[j].isdigit():
+            j += 1
+        if j == i:
+            return name
+        n = int(body[i:j])
+        parts.append(body[j:j + n])
+        i = j + n
+    if parts and re.fullmatch(r"h[0-9a-f]{16}", parts[-1]):
+        parts.pop()
+    return "::".join(p.replace("$LT$", "<").replace("$GT$", ">").replace("$u20$", " ")
+                     .replace("$RF$", "&").replace("..", "::") for p in parts)
+
+
+def panic_kind(name: str) -> str | None:
+    """What a Rust panic symbol is for, or None if `name` is not Rust panic machinery."""
+    plain = demangle(name)
+    if not (name.startswith(("_ZN", "_R")) or "::" in name or name == "rust_begin_unwind"):
+        return None
+    return "Rust panic machinery" if _PANIC.search(plain) else None
 
 
 def _reachable(fw: Firmware, root: Symbol) -> list[Symbol]:
@@ -194,6 +234,10 @@ def _check(fw: Firmware, name: str = ROOT) -> list[str]:
             problems.append(f"{name} reaches `{sym.name}` ({kind}); the inference must use "
                             "only 32-bit integer add/multiply/shift")  # fmt: skip
             continue
+        if panic_kind(sym.name):
+            problems.append(f"{name} reaches `{demangle(sym.name)}` (a Rust panic path); the "
+                            "generated Rust must not index, unwrap or overflow-check")
+            continue
         for start, end in fw.code_ranges(sym):
             code = fw.read(start, end - start)
             insns = decode(code, start)
@@ -206,10 +250,20 @@ def _check(fw: Firmware, name: str = ROOT) -> list[str]:
                 problems.append(f"{fw.describe(start + decoded)}: bytes that are not a Thumb "
                                 "instruction")  # fmt: skip
     for sym in sorted(fw.symbols.values(), key=lambda s: s.name):
-        kind = helper_kind(sym.name)
+        kind = helper_kind(sym.name) or panic_kind(sym.name)
         if kind and sym.name not in reached and sym.is_func:
-            problems.append(f"`{sym.name}` ({kind}) is linked into the firmware")
+            problems.append(f"`{demangle(sym.name)}` ({kind}) is linked into the firmware")
     return problems
+
+
+def mutable_globals(elf: Path) -> list[str]:
+    """The model's variables in .data/.bss, as problems: generated code keeps its state on
+    the stack (reentrant, and no RAM beyond the stack)."""
+    fw = Firmware(elf)
+    return [f"`{demangle(sym.name)}` is a mutable global ({sym.kind}) of the model; the "
+            "inference must keep its state on the stack"
+            for sym in sorted(fw.symbols.values(), key=lambda s: s.name)
+            if sym.kind in ("data", "bss") and sym.size and fw.origins[sym.name] == "model"]
 
 
 # --- static stack from the .su files ---------------------------------------------------------
@@ -224,8 +278,14 @@ def _static_stack(fw: Firmware, folder: Path) -> tuple[int | None, int | None]:
                 name = parts[0].rsplit(":", 1)[-1]
                 frames[name] = (int(parts[1]), parts[2].strip() == "static")
     root = fw.symbols.get(ROOT)
-    if root is None or ROOT not in frames:
+    if root is None:
         return None, None
+    if ROOT not in frames:  # no .su from the compiler (rustc): read the prologues instead
+        frames = {f.name: (_frame_from_code(fw, f), True) for f in _reachable(fw, root)
+                  if f.is_func}
+        frames = {k: v for k, v in frames.items() if v[0] is not None}
+        if ROOT not in frames:
+            return None, None
 
     def worst(sym: Symbol, depth: int) -> int | None:
         frame, static = frames.get(sym.name, (0, False))
@@ -241,6 +301,25 @@ def _static_stack(fw: Firmware, folder: Path) -> tuple[int | None, int | None]:
         return frame + deepest
 
     return frames[ROOT][0], worst(root, 0)
+
+
+def _frame_from_code(fw: Firmware, fn: Symbol) -> int | None:
+    """A function's stack frame from its code: PUSH {...} and SUB SP, #imm (the prologue
+    Thumb-1 compilers write); None if SP moves by a register amount (unknown)."""
+    frame = 0
+    for start, end in fw.code_ranges(fn):
+        for insn in decode(fw.read(start, end - start), start):
+            ops = insn.op_str.replace(" ", "")
+            if insn.mnemonic == "push":
+                frame += 4 * len(ops.strip("{}").split(","))
+            elif insn.mnemonic == "sub" and ops.startswith("sp,"):
+                imm = re.search(r"#(0x[0-9a-f]+|\d+)$", ops)
+                if imm is None:
+                    return None
+                frame += int(imm.group(1), 0)
+            elif insn.mnemonic == "add" and ops.startswith("sp,") and "#" not in ops:
+                return None
+    return frame
 
 
 def _callees(fw: Firmware, fn: Symbol) -> list[Symbol]:

@@ -5,10 +5,13 @@ library for `thumbv6m-none-eabi`, and there is no rustup here. So `core` is buil
 sources that match the compiler (the ones under its own sysroot), once, and cached; then a
 crate root that includes the model compiles to one object file, linked like the C one.
 
-`compiler_builtins` is an empty crate: the model must need no helper (no 64-bit arithmetic,
-no division, no memcpy), and a call to one would be an undefined symbol at link time, which the
-build reports by name. The crate root gives the only `#[panic_handler]`, an endless loop; the
-integer-only check then proves no `core::panicking` code is reachable from `qnn_predict`.
+`compiler_builtins` is an empty crate and `core` is not linked at all: the model must need no
+helper (no 64-bit arithmetic, no division, no memcpy/memclr) and no out-of-line code of `core`
+(no panic path), and a call to one is an undefined symbol at link time, which the build
+reports by name. The crate root gives the only `#[panic_handler]`, an endless loop; the
+integer-only check then also proves no `core::panicking` code is reachable from `qnn_predict`.
+
+Which compiler: Debian's /usr/bin/rustc (or $QNN_RUSTC), never the first `rustc` on PATH.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ DEBIAN_RUSTC = Path("/usr/bin/rustc")
 INSTALL_HINT = ("Debian's rustc and the sources of core are needed: install them with "
                 "`apt-get install rustc rust-src`")
 RUSTFLAGS = ("-C", "opt-level=s", "-C", "panic=abort", "-C", "debuginfo=0", "-D", "warnings")
+
+# The model is compiled as a staticlib, like the firmware binary it goes into: its only
+# exported symbol is qnn_predict, so everything else gets internal linkage and is inlined
+# freely (an rlib at opt-level "s" exports its generic instances instead: share-generics,
+# which leaves iterator adapters as out-of-line calls). One codegen unit, as in a firmware
+# crate's release profile, so nothing is split away from its caller.
+CRATE_TYPE = "staticlib"
+MODEL_FLAGS = ("-C", "codegen-units=1", "-Z", "share-generics=no")
 
 _BUILTINS = "#![feature(compiler_builtins)]\n#![compiler_builtins]\n#![no_std]\n"
 CRATE_ROOT = """\
@@ -97,19 +108,44 @@ def sysroot_libs(rustc: Path) -> Path:
     return libs
 
 
-def compile_model(model_rs: Path, out_obj: Path) -> Path:
-    """qnn_model.rs -> a Cortex-M0 object file (its C ABI symbol: qnn_predict)."""
+def compile_model(model_rs: Path, out_obj: Path, flags: tuple[str, ...] = ()) -> Path:
+    """qnn_model.rs -> a Cortex-M0 object file (its C ABI symbol: qnn_predict). `flags` are
+    added last (e.g. ("-C", "overflow-checks=on") to prove the module has no checked
+    arithmetic: any check would link a panic path)."""
     rustc = find_rustc()
     libs = sysroot_libs(rustc)
     with tempfile.TemporaryDirectory(prefix=".rustc.") as tmp_name:
         tmp = Path(tmp_name)
         shutil.copy2(model_rs, tmp / "qnn_model.rs")
         (tmp / "lib.rs").write_text(CRATE_ROOT)
-        _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", "lib",
-              "--crate-name", "qnn", *RUSTFLAGS, "--emit", "obj", "-L", str(libs),
-              "-o", str(out_obj), str(tmp / "lib.rs")], f"compiling {model_rs.name}",
+        _run([str(rustc), "--edition", "2021", "--target", TARGET, "--crate-type", CRATE_TYPE,
+              "--crate-name", "qnn", *RUSTFLAGS, *MODEL_FLAGS, *flags, "--emit", "obj",
+              "-L", str(libs), "-o", str(out_obj), str(tmp / "lib.rs")],
+             f"compiling {model_rs.name}",
              bootstrap=True)
     return out_obj
+
+
+def describe_rustc() -> str:
+    """Which compiler builds the Rust model, and how: for reports."""
+    rustc = find_rustc()
+    flags = " ".join(f"{a} {b}" for a, b in zip(RUSTFLAGS[::2], RUSTFLAGS[1::2], strict=True)
+                     if a == "-C" and b.startswith("opt-level"))
+    return f"{rustc_version(rustc)} ({rustc}) --target {TARGET} {flags}"
+
+
+def compile_host(model_rs: Path, main_rs: Path, exe: Path, rustc: Path | None = None,
+                 flags: tuple[str, ...] = ("-C", "opt-level=2")) -> Path:
+    """A host executable from `main_rs`, a crate root with `mod qnn_model;` next to a copy
+    of `model_rs` (the host check: the module is plain Rust, `-D warnings` clean)."""
+    rustc = rustc or find_rustc()
+    with tempfile.TemporaryDirectory(prefix=".rustc.") as tmp_name:
+        tmp = Path(tmp_name)
+        shutil.copy2(model_rs, tmp / "qnn_model.rs")
+        shutil.copy2(main_rs, tmp / "main.rs")
+        _run([str(rustc), "--edition", "2021", "--crate-type", "bin", "-D", "warnings",
+              *flags, "-o", str(exe), str(tmp / "main.rs")], f"compiling {main_rs.name}")
+    return exe
 
 
 def _run(cmd: list[str], what: str, bootstrap: bool = False) -> str:

@@ -1,6 +1,7 @@
 """Check a run's firmware bit for bit on the emulated Cortex-M0: every dataset row plus random
 full-range inputs (all-0 and all-65535 included) against the numpy integer reference. The CLI
-(`qnn verify`) and the workbench both call `verify`."""
+(`qnn verify`) and the workbench both call `verify`; `lang` picks the C or the Rust model,
+built around the same harness."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def random_inputs(n: int, n_in: int, seed: int = 0) -> np.ndarray:
 
 def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000, *,
            variant: str = "loop", out: str | Path | None = None, slow_multiply: bool = False,
-           seed: int = 0) -> dict[str, Any]:
+           seed: int = 0, lang: str = "c") -> dict[str, Any]:
     model = load_int_model(run)
     parts = []
     n_data = 0
@@ -42,7 +43,7 @@ def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000
         n_data = len(x_data)
     parts.append(random_inputs(max(n_random, 2), model.n_in, seed))
     x = np.concatenate(parts)
-    b = build(run, out, variant, reuse=True)
+    b = build(run, out, variant, reuse=True, lang=lang)
     res = run_inferences(Path(b["elf"]), x.astype(np.uint16), model.n_out,
                          slow_multiply=slow_multiply)
     ref = predict_int(model, x)
@@ -58,6 +59,7 @@ def verify(run: str | Path, data: str | Path | None = None, n_random: int = 1000
         "ok": bool(len(bad_rows) == 0 and b["ok"]),
         "run": str(run),
         "variant": variant,
+        "lang": lang,
         "elf": b["elf"],
         "build_ok": b["ok"],
         "inferences": int(len(x)),

@@ -1,6 +1,7 @@
-"""Pane 4, Codegen: the generated C (highlighted), the variant, and one key that builds with
-arm-none-eabi-gcc and runs the emulated Cortex-M0: size bars, per-symbol sizes, the
-integer-only check, bit-exactness, cycles and peak stack. Errors are shown in the pane."""
+"""Pane 4, Codegen: the generated C or Rust (highlighted; `l` toggles), the variant, and one
+key that builds it (arm-none-eabi-gcc; rustc for Rust) and runs the emulated Cortex-M0: size
+bars, per-symbol sizes, the integer-only check, bit-exactness, cycles and peak stack. Errors
+are shown in the pane."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def report_text(summary: dict[str, Any]) -> Text:
     b, v = summary["build"], summary["verify"]
     size = b["size"]
     out = Text()
+    if b.get("lang") == "rust":
+        out.append(f"Rust: {b.get('compiler')}\n", style="bold")
     out.append("flash ", style="bold")
     out.append_text(bar(size["flash_used"], size["flash_total"]))
     out.append("\nRAM   ", style="bold")
@@ -63,7 +66,8 @@ class CodePane(Vertical):
     BINDINGS = [
         Binding("b", "app.build", "build + verify"),
         Binding("v", "variant", "variant"),
-        Binding("c", "show('code')", "C source"),
+        Binding("l", "lang", "C/Rust"),
+        Binding("c", "show('code')", "source"),
         Binding("r", "show('report')", "report"),
     ]
 
@@ -91,14 +95,21 @@ class CodePane(Vertical):
         self.app.autosave()
         self.refresh_all()
 
+    def action_lang(self) -> None:
+        s = self.session
+        s.lang = "rust" if s.lang == "c" else "c"
+        s.build = None  # the report was of the other language
+        self.refresh_all()
+
     def action_show(self, which: str) -> None:
         self.query_one(ContentSwitcher).current = which
         self.query_one(f"#{which}").focus()
 
     def refresh_all(self) -> None:
         s = self.session
-        status = f"variant [b]{s.project.variant}[/b] (v switches)   b build + verify   " \
-                 "c source / r report"
+        lang = "Rust" if s.lang == "rust" else "C"
+        status = f"[b]{lang}[/b] (l)  variant [b]{s.project.variant}[/b] (v)   " \
+                 "b build + verify   c source / r report"
         self.query_one("#code-status", Static).update(status)
         self.refresh_code()
         self.refresh_report()
@@ -113,13 +124,18 @@ class CodePane(Vertical):
             w.update("the bit widths changed: wait for the re-quantization (pane 3).")
             return
         from codegen.cgen import SOURCE, generate_c
+        from codegen.rust import generate_rust
 
         try:
-            files = generate_c(s.int_model, s.project.variant)
+            if s.lang == "rust":
+                text = generate_rust(s.int_model, s.project.variant)
+            else:
+                text = generate_c(s.int_model, s.project.variant)[SOURCE]
         except QnnError as e:
             w.update(Text(str(e), style="red"))
             return
-        w.update(Syntax(files[SOURCE], "c", line_numbers=True, word_wrap=True,
+        w.update(Syntax(text, "rust" if s.lang == "rust" else "c", line_numbers=True,
+                        word_wrap=True,
                         theme="ansi_dark" if self.app.current_theme.dark else "ansi_light"))
 
     def refresh_report(self) -> None:
@@ -128,8 +144,9 @@ class CodePane(Vertical):
         if self.error:
             w.update(Text(self.error, style="bold red"))
         elif s.build is None:
-            w.update("not built yet: press b to build with arm-none-eabi-gcc and run the "
-                     "emulated Cortex-M0.")
+            tools = "rustc and arm-none-eabi-gcc" if s.lang == "rust" else "arm-none-eabi-gcc"
+            w.update(f"not built yet: press b to build with {tools} and run the emulated "
+                     "Cortex-M0.")
         else:
             w.update(report_text(s.build))
 

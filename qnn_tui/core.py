@@ -121,15 +121,15 @@ def result_from_run(run: Path) -> Any:
     return load_result(run)
 
 
-def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300
-                     ) -> dict[str, Any]:
+def build_and_verify(run: Path, out: Path, variant: str, n_random: int = 300,
+                     lang: str = "c") -> dict[str, Any]:
     """Export, build, size report, integer-only check, then the emulated M0 against the
     numpy reference. A missing toolchain or a compiler error arrives as QnnError."""
     from firmware.make import build
     from m0.verify import verify
 
-    b = build(run, out, variant)
-    v = verify(run, None, n_random, variant=variant, out=out)
+    b = build(run, out, variant, lang=lang)
+    v = verify(run, None, n_random, variant=variant, out=out, lang=lang)
     summary = {"build": b, "verify": v}
     atomic_write_json(out / SUMMARY, summary)
     return summary

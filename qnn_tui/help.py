@@ -46,7 +46,8 @@ HELP = """\
 
 | key | 4 Codegen |
 |---|---|
-| `v` | C variant: {variants} (the default, {default}: small flash; {other}: fewest cycles) |
+| `v` | variant: {variants} (the default, {default}: small flash; {other}: fewest cycles) |
+| `l` | language: C / Rust (no_std module, same C ABI; built with Debian's rustc) |
 | `b` | build with arm-none-eabi-gcc, check, run on the emulated Cortex-M0 |
 | `c` / `r` | show the C source / the report |
 

@@ -26,6 +26,7 @@ class Session:
     history: list[Any] = field(default_factory=list)  # Progress-like dicts/objects
     build: dict[str, Any] | None = None  # last build-and-verify summary
     stale: bool = False  # the bit widths changed since int_model was made
+    lang: str = "c"  # what the codegen pane shows and builds: "c" or "rust"
     created: bool = False  # the folder was new: the project has just been made
 
     @classmethod
@@ -60,7 +61,8 @@ class Session:
         if self.int_model is not None and (self.paths["build"] / SUMMARY).is_file():
             try:
                 self.build = json.loads((self.paths["build"] / SUMMARY).read_text())
-            except (OSError, json.JSONDecodeError):
+                self.lang = "rust" if self.build["build"].get("lang") == "rust" else "c"
+            except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
                 self.build = None
 
     def bits_match(self) -> bool:

@@ -112,14 +112,16 @@ class WorkersMixin:
         from qnn_tui import core
 
         s = self.session
-        self.post_message(StatusChanged("building with arm-none-eabi-gcc, then emulating..."))
+        tools = "rustc and arm-none-eabi-gcc" if s.lang == "rust" else "arm-none-eabi-gcc"
+        self.post_message(StatusChanged(f"building with {tools}, then emulating..."))
         try:
             if s.int_model is None:
                 raise QnnError("no trained model yet; train first (key t, pane 2).")
             if s.stale:
                 raise QnnError("the bit widths changed since the model was made; fine-tune "
                                "(key f, pane 3) first.")
-            summary = core.build_and_verify(s.paths["run"], s.paths["build"], s.project.variant)
+            summary = core.build_and_verify(s.paths["run"], s.paths["build"], s.project.variant,
+                                            lang=s.lang)
         except Exception as e:  # noqa: BLE001
             self._fail("build", e)
             return

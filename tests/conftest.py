@@ -21,3 +21,20 @@ def arm_toolchain() -> Path:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the ARM toolchain is missing: {e}")
         pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def rust_toolchain() -> Path:
+    """Debian's rustc (with rust-src, whose `core` is built for the M0 once and cached). Skips
+    with the install line without it, except on CI (CI=true), where that is a failure."""
+    from common.errors import QnnError
+    from firmware.rust import core_source, find_rustc
+
+    try:
+        rustc = find_rustc()
+        core_source(rustc)
+        return rustc
+    except QnnError as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the Rust toolchain is missing: {e}")
+        pytest.skip(str(e))

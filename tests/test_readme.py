@@ -34,7 +34,8 @@ def test_the_readme_pipeline_names_real_commands():
 
 
 @pytest.mark.slow
-def test_the_readme_pipeline_runs_as_written(tmp_path, monkeypatch, capsys, arm_toolchain):
+def test_the_readme_pipeline_runs_as_written(tmp_path, monkeypatch, capsys, arm_toolchain,
+                                             rust_toolchain):
     monkeypatch.chdir(tmp_path)
     for argv in _pipeline_commands():
         argv = argv[1:]

@@ -1,8 +1,9 @@
-"""`qnn build RUN`: export the C, build the Cortex-M0 firmware, report sizes and checks.
+"""`qnn build RUN`: export the C (or with `--lang rust` the Rust), build the Cortex-M0
+firmware, report sizes and checks.
 
 The command fails (exit 1, "ok": false) when the firmware does not fit 32 kB flash / 16 kB
 RAM or when the inference is not integer-only ARMv6-M code (a libgcc helper, an instruction
-the M0 lacks)."""
+the M0 lacks, a Rust panic path)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import argparse
 from typing import Any
 
 from cli.commands._common import add_command
-from cli.commands.export import add_variant_arg
+from cli.commands.export import add_lang_arg, add_variant_arg
 from firmware.make import build
 
 
 def _handler(args: argparse.Namespace) -> dict[str, Any]:
-    return build(args.run, args.out, args.variant)
+    return build(args.run, args.out, args.variant, lang=args.lang)
 
 
 def _human(r: dict[str, Any]) -> str:
-    lines = [f"{r['elf']} ({r['variant']} variant)", r["report"]]
+    lang = f"Rust, {r['compiler']}" if r["lang"] == "rust" else "C"
+    lines = [f"{r['elf']} ({lang}, {r['variant']} variant)", r["report"]]
     if not r["integer_only"]:
         lines.append("integer-only check FAILED: " + "; ".join(r["problems"]))
     return "\n".join(lines)
@@ -31,4 +33,5 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder (holds int_model.json)")
     p.add_argument("--out", default=None, help="build folder (default: RUN/build)")
     add_variant_arg(p)
+    add_lang_arg(p)
     return p

@@ -8,13 +8,13 @@ import argparse
 from typing import Any
 
 from cli.commands._common import add_command
-from cli.commands.export import add_variant_arg
+from cli.commands.export import add_lang_arg, add_variant_arg
 from m0.verify import verify
 
 
 def _handler(args: argparse.Namespace) -> dict[str, Any]:
     return verify(args.run, args.data, args.random, variant=args.variant, out=args.out,
-                  slow_multiply=args.slow_multiply)
+                  slow_multiply=args.slow_multiply, lang=args.lang)
 
 
 def _human(r: dict[str, Any]) -> str:
@@ -22,7 +22,8 @@ def _human(r: dict[str, Any]) -> str:
     mult = "32-cycle" if r["slow_multiply"] else "1-cycle"
     lines = [
         f"{r['inferences']} inferences on the emulated Cortex-M0 ({r['dataset_rows']} dataset "
-        f"rows + {r['random_rows']} random), {r['variant']} variant, {mult} multiplier",
+        f"rows + {r['random_rows']} random), {'Rust' if r['lang'] == 'rust' else 'C'}, "
+        f"{r['variant']} variant, {mult} multiplier",
         f"mismatches vs the integer reference: {r['mismatches']} outputs in "
         f"{r['mismatched_rows']} rows",
         f"cycles per inference: min {c['min']}, mean {c['mean']:.1f}, max {c['max']} "
@@ -51,4 +52,5 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--slow-multiply", action="store_true",
                    help="count MULS as 32 cycles (Cortex-M0 with the small multiplier)")
     add_variant_arg(p)
+    add_lang_arg(p)
     return p
