@@ -79,7 +79,7 @@ def _header(model: IntModel, ctx: dict[str, Any]) -> str:
 
 
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    p = plan.loop_plan(model)
+    p = plan.loop_plan(model, plan.C_BLOCK)
     layers = p.layers
     im = model.input_map
     width = max([layers[0].n_in_pad] + [L.n_out_pad for L in layers])

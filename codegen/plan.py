@@ -33,6 +33,10 @@ def weight_format(w_bits: int) -> int:
     return 2 if w_bits <= 2 else 4 if w_bits <= 4 else 8
 
 
+def _even(n: int) -> int:
+    return n + (n & 1)
+
+
 def _round_up(n: int, k: int) -> int:
     return -(-n // k) * k
 
@@ -53,6 +57,7 @@ class Layer:
     tiles: list[int] = field(default_factory=list)  # loop variant: the weight bytes
     multiplier: list[int] | None = None  # loop variant: rescaled to one shift, if exact
     rows: list[tuple[int, int, int]] = field(default_factory=list)  # loop: (C, M, n) per output
+    block: int = 2  # loop variant: inputs per pass of its inner loop (2, or 4 in the C)
 
     @property
     def lo(self) -> int:
@@ -68,13 +73,13 @@ class Layer:
 
     @property
     def n_in_pad(self) -> int:
-        """Loop variant: inputs come in blocks of four (two 2x2 tiles per loop pass)."""
-        return _round_up(self.n_in, 4)
+        """Loop variant: the inputs, padded to whole blocks (the C takes four per pass)."""
+        return _round_up(self.n_in, self.block)
 
     @property
     def n_out_pad(self) -> int:
-        """Loop variant: outputs in pairs; a hidden layer's in fours, its next layer's inputs."""
-        return _round_up(self.n_out, 2 if self.last else 4)
+        """Loop variant: the outputs, in pairs; a hidden layer's in blocks (the next inputs)."""
+        return _round_up(self.n_out, 2 if self.last else self.block)
 
     def folded_constant(self, i: int) -> int:
         """The unrolled variant's requantization constant: bias_i * M_i + rnd(n_i), modulo
@@ -149,11 +154,13 @@ def one_shift(layer: IntLayer, acc_lo: list[int], acc_hi: list[int]) -> list[int
     return mults
 
 
-def loop_layers(model: IntModel) -> list[Layer]:
-    """Layers with the loop variant's weight tiles, checked to fit its int32 sums: the raw sums
-    add products of stored bytes (<= 255) and stored inputs (<= span), all >= 0."""
+def loop_layers(model: IntModel, block: int = 2) -> list[Layer]:
+    """Layers with the loop variant's weight tiles, inputs padded to multiples of `block`,
+    checked to fit its int32 sums: the raw sums add products of stored bytes (<= 255) and
+    stored inputs (<= span), all >= 0."""
     out = layers(model)
     for layer, r in zip(out, layer_ranges(model), strict=True):
+        layer.block = block
         layer.fmt = weight_format(layer.src.w_bits)
         layer.tiles = tiles(layer.src.weights, layer.fmt, layer.n_out_pad, layer.n_in_pad)
         layer.multiplier = one_shift(layer.src, r.acc_lo, r.acc_hi)
@@ -203,38 +210,49 @@ class LoopPlan:
     layers: list[Layer]
     one_shift: bool  # every layer's multipliers rescaled to one shift (no shifts per row)
     input_multiplier: str  # C type of the input map's multipliers
-    multiplier: str  # C type of the layers' multipliers (in struct rows)
+    multiplier: str  # C type of the layers' multipliers
     input_constant: list[int]  # 2^(s-1) - zero * m: a0 = (in * m + constant) >> s, clamped
+
+    @property
+    def rows_multiplier(self) -> str:
+        """C type of the multipliers in struct rows: a uint8_t would leave the struct the
+        same size (padding), so uint16_t at least."""
+        return "uint16_t" if self.multiplier == "uint8_t" else self.multiplier
 
 
 def _utype(values: list[int]) -> str:
     return c_type(0, max(values)).replace("int32_t", "uint32_t")
 
 
-def loop_plan(model: IntModel) -> LoopPlan:
-    ls = loop_layers(model)
+def loop_plan(model: IntModel, block: int = 2) -> LoopPlan:
+    """The loop variant's numbers, inputs padded to multiples of `block` (the C's inner loop
+    takes 4 per pass; the Rust mirror, codegen/rust.py, 2)."""
+    ls = loop_layers(model, block)
     one = all(L.multiplier is not None for L in ls)
     for L in ls:
         L.rows = requant_rows(L, one)
-    mults = [m for L in ls for _, m, _ in L.rows]
+    mults = [v for L in ls for v in (L.multiplier if one else L.src.multiplier)]
     im = model.input_map
     constant = [int(rnd(int(s))) - int(z) * int(m)
                 for z, m, s in zip(im.zero_point, im.multiplier, im.shift, strict=True)]
-    # a uint8 multiplier would leave struct rows the same size (padding): uint16 at least
     return LoopPlan(ls, one, _utype([int(v) for v in im.multiplier]),
-                    _utype([256] + mults), constant)
+                    _utype([int(v) for v in mults]), constant)
+
+
+# Inputs per pass of the C loop's inner loop (two 2x2 tiles): the C pads inputs to fours.
+C_BLOCK = 4
 
 
 def rows_bytes(p: LoopPlan) -> int:
     """sizeof(struct rows): two int32 constants, two multipliers, two shifts unless one per
     layer, padded to 4 bytes."""
-    size = 8 + 2 * {"uint16_t": 2, "uint32_t": 4}[p.multiplier] + (0 if p.one_shift else 2)
+    size = 8 + 2 * {"uint16_t": 2, "uint32_t": 4}[p.rows_multiplier] + (0 if p.one_shift else 2)
     return (size + 3) // 4 * 4
 
 
 def loop_table_bytes(model: IntModel) -> dict[str, int]:
-    """Bytes of each table the loop variant writes (flash), by name."""
-    p = loop_plan(model)
+    """Bytes of each table the C loop variant writes (flash), by name."""
+    p = loop_plan(model, C_BLOCK)
     size = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
     n_in = model.n_in
     out = {"input_multiplier": size[p.input_multiplier] * n_in, "input_constant": 4 * n_in,
