@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from qnn.project import VARIANTS
+
 HELP = """\
 # qnn-tui keys
 
@@ -44,13 +46,13 @@ HELP = """\
 
 | key | 4 Codegen |
 |---|---|
-| `v` | variant: compact (small flash) / fast (fewer cycles) |
+| `v` | variant: {variants} (the default, {default}: small flash; {other}: fewest cycles) |
 | `l` | language: C / Rust (no_std module, same C ABI; built with Debian's rustc) |
 | `b` | build with arm-none-eabi-gcc, check, run on the emulated Cortex-M0 |
 | `c` / `r` | show the C source / the report |
 
 Press `Esc` or `?` to close.
-"""
+""".format(variants=" / ".join(VARIANTS), default=VARIANTS[0], other=VARIANTS[-1])
 
 
 class HelpScreen(ModalScreen[None]):
