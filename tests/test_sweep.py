@@ -124,7 +124,7 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
                  "4,4", "--wbits", "8", "--abits", "8", "--epochs", "2,1,1", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "Pareto front" in text and "log10 MSE vs inference flash" in text
-    assert "log10 MSE vs cycles" in text
+    assert "log10 MSE vs cycles" in text and "µs@48" in text
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -133,6 +133,7 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     (["--max-flash", "0"], "--max-flash 0"),
     (["--hidden", "0,4"], "hidden sizes"),
     (["--variant", "loop", "--max-cycles", "-5"], "--max-cycles -5"),
+    (["--mhz", "0"], "--mhz 0"),
 ])
 def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra, needle):
     ds = generate("magnet6", n=200, seed=1)

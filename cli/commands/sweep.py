@@ -39,6 +39,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="cycles budget per inference")
     p.add_argument("--epochs", type=int_list, default=None, metavar="F,Q,I",
                    help="epochs of the float, QAT and integer-exact phases (as `qnn train`)")
+    p.add_argument("--mhz", type=float, default=48.0,
+                   help="clock for the cycles shown in µs (default 48 MHz)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from sim.dataset import load_dataset
 
     check_budget(args.max_flash, args.max_cycles)
+    if not 0 < args.mhz < 1000:
+        raise QnnError(f"--mhz {args.mhz:g}: give the core clock in MHz, e.g. 48.")
     cfgs = configs_from_args(args)
     ds = load_dataset(args.data)
     result = None
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   file=sys.stderr)
     assert result is not None
     budget = args.max_flash is not None or args.max_cycles is not None
-    return {"out": str(result.out), "variant": args.variant, "seconds": result.seconds,
+    return {"out": str(result.out), "variant": args.variant, "mhz": args.mhz,
+            "seconds": result.seconds,
             "train_seconds": result.train_seconds,
             "points": [point_json(p) for p in result.points],
             "front": [p.label for p in result.front],
@@ -92,13 +97,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ok": result.best is not None or not budget}
 
 
-def front_table(points: list[dict[str, Any]]) -> str:
+def front_table(points: list[dict[str, Any]], mhz: float = 48.0) -> str:
     rows = [p for p in points if p["pareto"]]
     rows.sort(key=lambda p: (p["mse"], p["flash_bytes"]))
-    lines = [f"{'configuration':28s} {'MSE':>11s} {'flash B':>8s} {'cycles':>7s} {'stack B':>7s}"]
+    us = f"µs@{mhz:g}"
+    lines = [f"{'configuration':28s} {'MSE':>11s} {'flash B':>8s} {'cycles':>7s} {us:>9s} "
+             f"{'stack B':>7s}"]
     for p in rows:
         lines.append(f"{p['label']:28s} {p['mse']:11.4g} {p['flash_bytes']:8d} "
-                     f"{p['cycles']:7d} {p['stack_bytes']:7d}")
+                     f"{p['cycles']:7d} {p['cycles'] / mhz:9.1f} {p['stack_bytes']:7d}")
     return "\n".join(lines)
 
 
@@ -133,7 +140,7 @@ def human(r: dict[str, Any]) -> str:
     out = [f"{len(pts)} configurations trained in {r['train_seconds']:.1f} s, measured "
            f"({r['variant']} variant) in {r['seconds'] - r['train_seconds']:.1f} s; "
            f"wrote {r['out']}/sweep.json", "Pareto front (MSE in output units on held-out "
-           "rows; flash and cycles measured on the emulated M0):", front_table(pts)]
+           "rows; flash and cycles measured on the emulated M0):", front_table(pts, r["mhz"])]
     if pts:
         out += [scatter(pts, "flash_bytes", "inference flash (B)"),
                 scatter(pts, "cycles", "cycles per inference")]
