@@ -48,18 +48,18 @@ class NetSpec:
         return INT16 if k == self.n_layers - 1 else int_range(self.a_bits[k], signed=False)
 
 
-def init_params(key: jax.Array, spec: NetSpec) -> list[dict[str, jax.Array]]:
-    """He-normal weights, zero biases, placeholder steps (set by `init_steps` before QAT)."""
+def init_params(rng: np.random.Generator, spec: NetSpec) -> list[dict[str, np.ndarray]]:
+    """He-normal weights, zero biases, placeholder steps (set by `init_steps` before QAT).
+    Drawn in numpy from the caller's generator: jax.random's draws would each compile."""
     params = []
     for k, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
-        key, sub = jax.random.split(key)
         layer = {
-            "w": jax.random.normal(sub, (n_out, n_in)) * jnp.sqrt(2.0 / n_in),
-            "b": jnp.zeros(n_out, jnp.float32),  # explicit dtypes: no weak types, no retrace
-            "sw": jnp.full(n_out, 0.01, jnp.float32),
+            "w": (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(np.float32),
+            "b": np.zeros(n_out, np.float32),  # explicit dtypes: no weak types, no retrace
+            "sw": np.full(n_out, 0.01, np.float32),
         }
         if k < spec.n_layers - 1:
-            layer["sa"] = jnp.array(0.1, jnp.float32)
+            layer["sa"] = np.float32(0.1)
         params.append(layer)
     return params
 
@@ -70,6 +70,16 @@ def float_forward(params, a0: jax.Array, spec: NetSpec) -> jax.Array:
     for layer in params[:-1]:
         x = jax.nn.relu(x @ layer["w"].T + layer["b"])
     return x @ params[-1]["w"].T + params[-1]["b"]
+
+
+def fold_standardization(params, mean: np.ndarray, std: np.ndarray):
+    """First-layer weights and bias of a network trained on standardised inputs, rewritten
+    for the plain inputs: W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)."""
+    first = dict(params[0])
+    w = np.asarray(first["w"], np.float64) / std[None, :]
+    first["b"] = (np.asarray(first["b"], np.float64) - w @ mean).astype(np.float32)
+    first["w"] = w.astype(np.float32)
+    return [first, *params[1:]]
 
 
 def _bias_total(layer, k: int, spec: NetSpec, consts) -> jax.Array:
@@ -178,16 +188,17 @@ def int_to_norm(out: jax.Array, consts) -> jax.Array:
 def make_consts(stats) -> dict[str, jax.Array]:
     """Device copies of the data-derived constants (see qnn.train.DataStats)."""
     im = stats.input_map
-    return {
-        "y_mean": jnp.asarray(stats.y_mean, jnp.float32),
-        "y_std": jnp.asarray(stats.y_std, jnp.float32),
-        "out_lsb": jnp.asarray(stats.out_lsb, jnp.float32),
-        "zp": jnp.asarray(im.zero_point, jnp.int32),
-        "im_m": jnp.asarray(im.multiplier, jnp.int32),
-        "im_n": jnp.asarray(im.shift, jnp.int32),
-        "in_lo": jnp.int32(im.lo),
-        "in_hi": jnp.int32(im.hi),
-    }
+    f32, i32 = np.float32, np.int32  # numpy, then one device_put: no op-by-op compiles
+    return jax.device_put({
+        "y_mean": np.asarray(stats.y_mean, f32),
+        "y_std": np.asarray(stats.y_std, f32),
+        "out_lsb": np.asarray(stats.out_lsb, f32),
+        "zp": np.asarray(im.zero_point, i32),
+        "im_m": np.asarray(im.multiplier, i32),
+        "im_n": np.asarray(im.shift, i32),
+        "in_lo": i32(im.lo),
+        "in_hi": i32(im.hi),
+    })
 
 
 def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
@@ -196,15 +207,14 @@ def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
 
 def int_forward_model(model, x_u16: np.ndarray) -> np.ndarray:
     """The training code's integer-exact evaluation applied to an exported IntModel."""
-    iparams = [{"w": jnp.asarray(L.weights, jnp.int32), "b": jnp.asarray(L.bias, jnp.int32),
-                "m": jnp.asarray(L.multiplier, jnp.int32), "n": jnp.asarray(L.shift, jnp.int32)}
-               for L in model.layers]
+    i32 = np.int32
+    iparams = [{"w": L.weights.astype(i32), "b": L.bias.astype(i32),
+                "m": L.multiplier.astype(i32), "n": L.shift.astype(i32)} for L in model.layers]
     clamps = tuple((L.lo, L.hi) for L in model.layers)
     im = model.input_map
     return np.asarray(_int_forward_clamps(
-        iparams, jnp.asarray(x_u16, jnp.int32), clamps, im.lo, im.hi,
-        jnp.asarray(im.zero_point, jnp.int32), jnp.asarray(im.multiplier, jnp.int32),
-        jnp.asarray(im.shift, jnp.int32)))
+        iparams, np.asarray(x_u16, i32), clamps, im.lo, im.hi,
+        im.zero_point.astype(i32), im.multiplier.astype(i32), im.shift.astype(i32)))
 
 
 @partial(jax.jit, static_argnums=(2, 3, 4))

@@ -83,8 +83,8 @@ class TrainPane(DeferredPlot, Vertical):
             self.show_status(last)
         else:
             self.query_one("#train-status", Static).update(
-                "idle: press t to train on the dataset of pane 1 (the default project takes "
-                "~20 s)")
+                "idle: press t to train on the dataset of pane 1 (the default project takes a "
+                "few seconds)")
         self.refresh_rmse()
         self.refresh_plot()
 
