@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint toolchain bench mutate clean
+.PHONY: run test test-fast lint toolchain bench mutate compare-tf clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,12 @@ mutate: $(STAMP)
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/python scripts/mutation-report
+
+# TensorFlow side by side (bench/compare_tf.py): TensorFlow in its own .venv-tf, created there;
+# scikit-learn (the bundled diabetes data) into the product's .venv.
+compare-tf: $(STAMP)
+	$(BIN)/pip install -q -e '.[compare]'
+	$(BIN)/python bench/compare_tf.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache mutants

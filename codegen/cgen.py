@@ -33,7 +33,7 @@ FLAGS = "-mcpu=cortex-m0 -mthumb -Os"
 # multiplier), printed in each header: (weight bits, cycles mean, cycles max, inference flash
 # B, stack B). tests/test_verify_m0.py checks them against a build with this compiler.
 MEASURED: dict[str, list[tuple[int, int, int, int, int]]] = {
-    "loop": [(8, 5794, 5847, 1200, 176), (4, 5763, 5819, 984, 176)],
+    "loop": [(8, 4598, 4631, 1152, 116), (4, 5143, 5181, 956, 120)],
     "unrolled": [(8, 2420, 2497, 4528, 172), (4, 1834, 1894, 3700, 120)],
 }
 
@@ -78,21 +78,41 @@ def _header(model: IntModel, ctx: dict[str, Any]) -> str:
         measured=measured or ["(not measured yet: run bench/bench_m0.py)"])
 
 
-def _pad(values, n: int) -> list[int]:
-    return [int(v) for v in values] + [0] * (n - len(values))
-
-
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    p = plan.loop_plan(model)
+    p = plan.loop_plan(model, plan.C_BLOCK)
     layers = p.layers
     im = model.input_map
-    width = max([plan._even(model.n_in)] + [L.n_out_pad for L in layers])
+    width = max([layers[0].n_in_pad] + [L.n_out_pad for L in layers])
     return _ENV.get_template("loop.c.j2").render(
         ctx, file=f"{ctx['prefix']}_model.c", what="the network, loop variant.",
-        layers=layers, plan=p, fmt_doc=_FMT_DOC, pad=_pad, max_width=width,
+        layers=layers, plan=p, fmt_doc=_FMT_DOC, max_width=width, row_text=_row_text(p),
         formats=sorted({L.fmt for L in layers}, reverse=True), width=width,
-        zero_point=im.zero_point, input_multiplier=im.multiplier, input_shift=im.shift,
-        n_in_odd=model.n_in % 2 == 1, out_lo=model.layers[-1].lo)
+        input_multiplier=im.multiplier, input_shift=im.shift,
+        pad_line=_pad_line(model.n_in, layers[0].n_in_pad), out_lo=model.layers[-1].lo)
+
+
+def _pad_line(n_in: int, n_in_pad: int) -> str:
+    """The statement that zeroes the padding inputs (the loop takes inputs in fours).
+
+    >>> _pad_line(6, 8), _pad_line(4, 4)
+    ('act[0][6] = act[0][7] = 0;', '')
+    """
+    if n_in_pad == n_in:
+        return ""
+    return "".join(f"act[0][{j}] = " for j in range(n_in, n_in_pad)) + "0;"
+
+
+def _row_text(p: plan.LoopPlan):
+    """The initializer of one `struct rows` (two outputs' constant, multiplier, shift), its
+    columns as wide as the model's widest value."""
+    rows = [r for L in p.layers for r in L.rows]
+    wc, wm = (max(len(c_int(r[k])) for r in rows) for k in (0, 1))
+
+    def text(r0: tuple[int, int, int], r1: tuple[int, int, int]) -> str:
+        body = (f"{{{{{c_int(r0[0]):>{wc}}, {c_int(r1[0]):>{wc}}}}, "
+                f"{{{r0[1]:>{wm}}, {r1[1]:>{wm}}}}")
+        return body + ("}" if p.one_shift else f", {{{r0[2]:>2}, {r1[2]:>2}}}}}")
+    return text
 
 
 def _unrolled_source(model: IntModel, ctx: dict[str, Any]) -> str:
@@ -148,9 +168,10 @@ def table_bytes(model: IntModel) -> dict[str, int]:
 
 
 # Flash of the code around the tables, as measured (bench/bench_m0.py): the loop variant's
-# functions plus one 20-byte `struct layer` per layer; the unrolled variant's bytes per
-# nonzero weight and per output (a fit of the fixtures' sizes, within ~10 %).
-LOOP_CODE_BYTES, LOOP_BYTES_PER_LAYER = 440, 20
+# qnn_predict (360 B with 8-bit weights, 404 B with 4-bit ones) plus one 16-byte
+# `struct layer` per layer; the unrolled variant's bytes per nonzero weight and per output (a
+# fit of the fixtures' sizes, within ~10 %).
+LOOP_CODE_BYTES, LOOP_BYTES_PER_LAYER = 380, 16
 UNROLLED_BYTES_PER_WEIGHT, UNROLLED_BYTES_PER_OUTPUT = 9.5, 8
 
 

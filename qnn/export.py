@@ -27,8 +27,8 @@ def int_model_from_params(params, spec: net.NetSpec, stats: DataStats, consts,
             multiplier=np.asarray(layer["m"], np.int64),
             shift=np.asarray(layer["n"], np.int64),
             lo=lo, hi=hi, w_bits=spec.w_bits[k], a_bits=16 if last else spec.a_bits[k],
-            w_step=np.asarray(net.step(p["sw"]), np.float64),
-            a_step=0.0 if last else float(net.step(p["sa"])),
+            w_step=np.abs(np.asarray(p["sw"], np.float64)) + 1e-8,  # net.step, in numpy
+            a_step=0.0 if last else float(np.abs(p["sa"]) + 1e-8),
         ))
     n_in, n_out = spec.sizes[0], spec.sizes[-1]
     return IntModel(

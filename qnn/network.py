@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qnn.dyadic import M_MAX, N_MAX
-from qnn.quant import fake_quant, int_range, round_ste
+from qnn.quant import fake_quant_range, int_range, round_ste
 
 INT16 = (-(2**15), 2**15 - 1)
 
@@ -40,26 +40,60 @@ class NetSpec:
     def in_scale(self) -> float:
         return 2.0 ** -(self.in_bits - 1)
 
-    def in_amax(self, k: int) -> int:
-        """Largest |a| of layer k's integer inputs."""
-        return 2 ** (self.in_bits - 1) if k == 0 else 2 ** self.a_bits[k - 1] - 1
+    def in_amax(self, k: int, consts=None):
+        """Largest |a| of layer k's integer inputs (traced when `consts` carries bounds)."""
+        return 2 ** (self.in_bits - 1) if k == 0 else a_max(self, consts, k - 1)
 
-    def out_clamp(self, k: int) -> tuple[int, int]:
-        return INT16 if k == self.n_layers - 1 else int_range(self.a_bits[k], signed=False)
+    def out_clamp(self, k: int, consts=None) -> tuple:
+        if k == self.n_layers - 1:
+            return INT16
+        if consts is not None and "a_hi" in consts:  # int32: the clamp of an int32 value
+            return 0, consts["a_hi"][k].astype(jnp.int32)
+        return int_range(self.a_bits[k], signed=False)
 
 
-def init_params(key: jax.Array, spec: NetSpec) -> list[dict[str, jax.Array]]:
-    """He-normal weights, zero biases, placeholder steps (set by `init_steps` before QAT)."""
+# Bit widths as data: with these keys in `consts`, every clip bound below is read from them
+# rather than from the spec, so configurations that differ only in bit widths share one
+# compiled computation and train side by side under jax.vmap (qnn.grid). Without them (one
+# configuration) the bounds are the spec's Python ints, exactly as before.
+BOUND_KEYS = ("w_lo", "w_hi", "a_hi")
+
+
+def bounds_of(spec: NetSpec) -> dict[str, np.ndarray]:
+    """The clip bounds of `spec`'s bit widths, as arrays: per layer w_lo, w_hi (signed
+    weights), per hidden layer a_hi (unsigned activations, lo = 0)."""
+    w = [int_range(b, signed=True) for b in spec.w_bits]
+    return {"w_lo": np.array([lo for lo, _ in w], np.float32),
+            "w_hi": np.array([hi for _, hi in w], np.float32),
+            "a_hi": np.array([2**b - 1 for b in spec.a_bits], np.float32)}
+
+
+def w_range(spec: NetSpec, consts, k: int) -> tuple:
+    """Layer k's weight integer range: from `consts` bounds when present, else the spec's."""
+    if consts is not None and "w_lo" in consts:
+        return consts["w_lo"][k], consts["w_hi"][k]
+    return int_range(spec.w_bits[k], signed=True)
+
+
+def a_max(spec: NetSpec, consts, k: int):
+    """Hidden layer k's largest activation integer."""
+    if consts is not None and "a_hi" in consts:
+        return consts["a_hi"][k]
+    return 2 ** spec.a_bits[k] - 1
+
+
+def init_params(rng: np.random.Generator, spec: NetSpec) -> list[dict[str, np.ndarray]]:
+    """He-normal weights, zero biases, placeholder steps (set by `init_steps` before QAT).
+    Drawn in numpy from the caller's generator: jax.random's draws would each compile."""
     params = []
     for k, (n_in, n_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:], strict=True)):
-        key, sub = jax.random.split(key)
         layer = {
-            "w": jax.random.normal(sub, (n_out, n_in)) * jnp.sqrt(2.0 / n_in),
-            "b": jnp.zeros(n_out, jnp.float32),  # explicit dtypes: no weak types, no retrace
-            "sw": jnp.full(n_out, 0.01, jnp.float32),
+            "w": (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(np.float32),
+            "b": np.zeros(n_out, np.float32),  # explicit dtypes: no weak types, no retrace
+            "sw": np.full(n_out, 0.01, np.float32),
         }
         if k < spec.n_layers - 1:
-            layer["sa"] = jnp.array(0.1, jnp.float32)
+            layer["sa"] = np.float32(0.1)
         params.append(layer)
     return params
 
@@ -70,6 +104,16 @@ def float_forward(params, a0: jax.Array, spec: NetSpec) -> jax.Array:
     for layer in params[:-1]:
         x = jax.nn.relu(x @ layer["w"].T + layer["b"])
     return x @ params[-1]["w"].T + params[-1]["b"]
+
+
+def fold_standardization(params, mean: np.ndarray, std: np.ndarray):
+    """First-layer weights and bias of a network trained on standardised inputs, rewritten
+    for the plain inputs: W (x - mean) / std + b = (W / std) x + (b - (W / std) mean)."""
+    first = dict(params[0])
+    w = np.asarray(first["w"], np.float64) / std[None, :]
+    first["b"] = (np.asarray(first["b"], np.float64) - w @ mean).astype(np.float32)
+    first["w"] = w.astype(np.float32)
+    return [first, *params[1:]]
 
 
 def _bias_total(layer, k: int, spec: NetSpec, consts) -> jax.Array:
@@ -100,13 +144,13 @@ def fq_forward(params, a0: jax.Array, spec: NetSpec, consts) -> jax.Array:
     x = a0 * s_in
     for k, layer in enumerate(params):
         sw = step(layer["sw"])
-        wq = fake_quant(layer["w"], sw[:, None], bits=spec.w_bits[k], signed=True)
+        wq = fake_quant_range(layer["w"], sw[:, None], *w_range(spec, consts, k))
         acc_step = sw * s_in
         bq = round_ste(_bias_total(layer, k, spec, consts) / acc_step) * acc_step
         z = x @ wq.T + bq
         s_out = _out_scale(params, k, spec, consts)
         if k < spec.n_layers - 1:
-            x = fake_quant(z, s_out, bits=spec.a_bits[k], signed=False)
+            x = fake_quant_range(z, s_out, 0, a_max(spec, consts, k))
             s_in = s_out
         else:
             out = jnp.clip(round_ste(z / s_out), *INT16)
@@ -126,13 +170,13 @@ def to_int_params(params, spec: NetSpec, consts) -> list[dict[str, jax.Array]]:
     s_in = spec.in_scale()
     out = []
     for k, layer in enumerate(params):
-        lo, hi = int_range(spec.w_bits[k], signed=True)
+        lo, hi = w_range(spec, consts, k)
         sw = step(layer["sw"])
         w = jnp.clip(jnp.floor(layer["w"] / sw[:, None] + 0.5), lo, hi)
         acc_step = sw * s_in
         b = jnp.clip(jnp.floor(_bias_total(layer, k, spec, consts) / acc_step + 0.5),
                      -(2.0**30), 2.0**30)
-        bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k)
+        bound = jnp.abs(b) + jnp.abs(w).sum(axis=1) * spec.in_amax(k, consts)
         s_out = _out_scale(params, k, spec, consts)
         r = acc_step / s_out
         m_max = min(2**spec.m_bits - 1, M_MAX)
@@ -160,7 +204,7 @@ def map_inputs_int(x_u16: jax.Array, consts) -> jax.Array:
 
 def int_forward(iparams, x_u16: jax.Array, spec: NetSpec, consts) -> jax.Array:
     """Integer-exact forward: uint16 counts -> int32 outputs in output LSBs."""
-    clamps = tuple(spec.out_clamp(k) for k in range(spec.n_layers))
+    clamps = tuple(spec.out_clamp(k, consts) for k in range(spec.n_layers))
     return _layers_int(iparams, map_inputs_int(x_u16, consts), clamps)
 
 
@@ -178,16 +222,17 @@ def int_to_norm(out: jax.Array, consts) -> jax.Array:
 def make_consts(stats) -> dict[str, jax.Array]:
     """Device copies of the data-derived constants (see qnn.train.DataStats)."""
     im = stats.input_map
-    return {
-        "y_mean": jnp.asarray(stats.y_mean, jnp.float32),
-        "y_std": jnp.asarray(stats.y_std, jnp.float32),
-        "out_lsb": jnp.asarray(stats.out_lsb, jnp.float32),
-        "zp": jnp.asarray(im.zero_point, jnp.int32),
-        "im_m": jnp.asarray(im.multiplier, jnp.int32),
-        "im_n": jnp.asarray(im.shift, jnp.int32),
-        "in_lo": jnp.int32(im.lo),
-        "in_hi": jnp.int32(im.hi),
-    }
+    f32, i32 = np.float32, np.int32  # numpy, then one device_put: no op-by-op compiles
+    return jax.device_put({
+        "y_mean": np.asarray(stats.y_mean, f32),
+        "y_std": np.asarray(stats.y_std, f32),
+        "out_lsb": np.asarray(stats.out_lsb, f32),
+        "zp": np.asarray(im.zero_point, i32),
+        "im_m": np.asarray(im.multiplier, i32),
+        "im_n": np.asarray(im.shift, i32),
+        "in_lo": i32(im.lo),
+        "in_hi": i32(im.hi),
+    })
 
 
 def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
@@ -196,15 +241,14 @@ def params_to_numpy(params) -> list[dict[str, np.ndarray]]:
 
 def int_forward_model(model, x_u16: np.ndarray) -> np.ndarray:
     """The training code's integer-exact evaluation applied to an exported IntModel."""
-    iparams = [{"w": jnp.asarray(L.weights, jnp.int32), "b": jnp.asarray(L.bias, jnp.int32),
-                "m": jnp.asarray(L.multiplier, jnp.int32), "n": jnp.asarray(L.shift, jnp.int32)}
-               for L in model.layers]
+    i32 = np.int32
+    iparams = [{"w": L.weights.astype(i32), "b": L.bias.astype(i32),
+                "m": L.multiplier.astype(i32), "n": L.shift.astype(i32)} for L in model.layers]
     clamps = tuple((L.lo, L.hi) for L in model.layers)
     im = model.input_map
     return np.asarray(_int_forward_clamps(
-        iparams, jnp.asarray(x_u16, jnp.int32), clamps, im.lo, im.hi,
-        jnp.asarray(im.zero_point, jnp.int32), jnp.asarray(im.multiplier, jnp.int32),
-        jnp.asarray(im.shift, jnp.int32)))
+        iparams, np.asarray(x_u16, i32), clamps, im.lo, im.hi,
+        im.zero_point.astype(i32), im.multiplier.astype(i32), im.shift.astype(i32)))
 
 
 @partial(jax.jit, static_argnums=(2, 3, 4))

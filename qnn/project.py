@@ -14,7 +14,7 @@ project.json (every key optional; missing keys take the defaults of `Project`)::
      "model": "magnet6", "sim_params": {...overrides of model.default_params()...},
      "pose_low": [...], "pose_high": [...], "n": 20000, "seed": 1,
      "hidden": [16, 16], "w_bits": [8, 8, 8], "a_bits": [8, 8],
-     "epochs": [60, 200, 60], "epochs_finetune": 15, "lr": 0.003, "batch_size": 128,
+     "epochs": [150, 30, 5], "epochs_finetune": 15, "lr": 0.03, "batch_size": 64,
      "variant": "loop", "pose": [...], "clock_mhz": 48.0, "export_dir": null,
      "data_source": null}
 
@@ -70,10 +70,10 @@ class Project:
     hidden: list[int] = field(default_factory=lambda: [16, 16])
     w_bits: list[int] = field(default_factory=lambda: [8, 8, 8])  # one per layer
     a_bits: list[int] = field(default_factory=lambda: [8, 8])  # one per hidden layer
-    epochs: list[int] = field(default_factory=lambda: [60, 200, 60])  # = TrainConfig defaults
+    epochs: list[int] = field(default_factory=lambda: [150, 30, 5])  # = TrainConfig defaults
     epochs_finetune: int = 15
-    lr: float = 3e-3
-    batch_size: int = 128
+    lr: float = 0.03
+    batch_size: int = 64
     variant: str = VARIANTS[0]
     pose: list[float] | None = None  # the pose shown in the simulator pane
     clock_mhz: float = 48.0  # the M0's clock, for microseconds per inference

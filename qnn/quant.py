@@ -48,7 +48,12 @@ def fake_quant(x: jax.Array, step: jax.Array, *, bits: int, signed: bool) -> jax
     unsigned: integers in [0, 2^bits - 1]                (ReLU activations: the clamp at 0
               is the ReLU, so no separate nonlinearity is needed)
     """
-    lo, hi = int_range(bits, signed)
+    return fake_quant_range(x, step, *int_range(bits, signed))
+
+
+def fake_quant_range(x: jax.Array, step: jax.Array, lo, hi) -> jax.Array:
+    """`fake_quant` with the integer range given directly: Python ints, or traced numbers
+    when bit widths are data (configurations trained side by side, see qnn.grid)."""
     g = 1.0 / jnp.sqrt(x.size * hi)
     s = scale_grad(step, g)
     return lsq_int(x, s, lo=lo, hi=hi) * s

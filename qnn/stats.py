@@ -57,3 +57,20 @@ def compute_stats(x_u16: np.ndarray, y: np.ndarray, in_bits: int,
     lsb = output_lsb(y) if out_lsb is None else np.asarray(out_lsb, dtype=np.float64)
     return DataStats(input_map_from_data(x_u16, in_bits, m_bits=m_bits), y.mean(axis=0),
                      np.maximum(y.std(axis=0), 1e-9), lsb)
+
+
+def input_moments(a0: np.ndarray, in_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each input as the float network sees it (a0 * in_scale). The input
+    map only centres each reading's range, so a reading may sit at std 0.2 off centre; the
+    float phase trains on standardised inputs so that Adam moves every first-layer weight at
+    the same pace (qnn.network.fold_standardization folds them back afterwards)."""
+    x = np.asarray(a0, np.float64) * in_scale
+    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
+
+
+def standardized(data: tuple, in_scale: float, mean: np.ndarray, std: np.ndarray) -> tuple:
+    """(a0, x_u16, yn) with a0 replaced by the standardised inputs (still in a0's units, so
+    the float forward's in_scale applies unchanged)."""
+    a0, x_u16, yn = data
+    xs = (np.asarray(a0, np.float64) * in_scale - mean) / std / in_scale
+    return xs.astype(np.float32), x_u16, yn

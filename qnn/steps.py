@@ -4,7 +4,6 @@ tensor, found by a small grid search over fractions of its largest magnitude. (L
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
 from qnn import network as net
@@ -41,12 +40,12 @@ def init_steps(params, a0_sample, spec: net.NetSpec, only_changed: net.NetSpec |
         layer = dict(layer)
         w = np.asarray(layer["w"], dtype=np.float64)
         if only_changed is None or only_changed.w_bits[k] != spec.w_bits[k]:
-            layer["sw"] = jnp.asarray(mse_step(w, spec.w_bits[k], signed=True), jnp.float32)
+            layer["sw"] = mse_step(w, spec.w_bits[k], signed=True).astype(np.float32)
         z = x @ w.T + np.asarray(layer["b"])
         if k < spec.n_layers - 1:
             if only_changed is None or only_changed.a_bits[k] != spec.a_bits[k]:
                 sa = mse_step(z.reshape(1, -1), spec.a_bits[k], signed=False)[0]
-                layer["sa"] = jnp.asarray(sa, jnp.float32)
+                layer["sa"] = np.float32(sa)
             x = np.maximum(z, 0)
         out.append(layer)
     return out

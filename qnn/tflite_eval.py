@@ -94,13 +94,12 @@ def eval_tflite(run: str | Path, data: str | Path, tflite: str | Path | None = N
 
         base = eval_run(run, data)
     else:
-        from qnn.evaluate import norm_mse, rmse_per_output
+        from qnn.evaluate import model_figures
 
         y_int = model.to_physical(predict_int(model, ds.x))
         base = {"run": str(run), "data": str(data), "n": ds.n,
-                "mse_int": norm_mse(y_int, ds.y, np.asarray(model.meta.get(
-                    "y_std", [1.0] * model.n_out))),
-                "rmse_per_output": rmse_per_output(model, y_int, ds.y)}
+                "output_units": list(model.output_units),
+                **model_figures(model, y_int, ds.y, "int")}
     return {**base, "tflite": {"file": str(tflite), **compare(model, p, ds.x, ds.y, rounding)}}
 
 
@@ -116,8 +115,10 @@ def human_eval(r: dict[str, Any], base_human: Any) -> str:
     if "mse_float" in r:
         head = base_human({k: v for k, v in r.items() if k != "tflite"})
     else:
-        head = (f"{r['n']} samples: integer MSE {r['mse_int']:.5f} (normalised by the "
-                f"recorded y_std)\ninteger RMSE: {format_rmse(r['rmse_per_output'])}")
+        head = (f"{r['n']} samples: integer MSE {r['mse_int']:.6g} (output units^2, mean "
+                f"over outputs; standardised by the recorded y_std: "
+                f"{r['mse_int_normalized']:.5f})\ninteger RMSE: "
+                f"{format_rmse(r['rmse_per_output'])}")
     return head + "\n" + format_comparison(r["tflite"])
 
 

@@ -95,14 +95,24 @@ def fmt_rmse(rmse: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 # ---- what a figure is, said with it ---------------------------------------------------------
+def val_mse(m: dict[str, Any] | None, kind: str = "int") -> float | None:
+    """The normalised validation MSE (each output scaled by its std: what the loss curves
+    show): `mse_KIND_normalized`, or `mse_KIND` in metrics written before it existed."""
+    if not m:
+        return None
+    v = m.get(f"mse_{kind}_normalized", m.get(f"mse_{kind}"))
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
 def best_mse(m: dict[str, Any] | None, short: bool = False) -> str:
     """The figure of merit of a model, named: normalised MSE of the integer model on the
     validation rows, which model (the best epoch kept, or a re-quantization), and the float
     baseline (the float network before QAT)."""
-    if not m or not isinstance(m.get("mse_int"), int | float):
+    mse, mse_float = val_mse(m), val_mse(m, "float")
+    if m is None or mse is None:
         return "no validation figures for this model (an imported one?): f fine-tunes it"
     if short:
-        return f"val MSE int {m['mse_int']:.4f}"
+        return f"val MSE int {mse:.4f}"
     parts = []
     if m.get("kind") == "requantize":
         parts.append("re-quantized")
@@ -112,7 +122,8 @@ def best_mse(m: dict[str, Any] | None, short: bool = False) -> str:
     if m.get("val_rows"):
         parts.append(f"{m['val_rows']:,} rows")
     which = f" ({', '.join(parts)})" if parts else ""
-    return f"val MSE int {m['mse_int']:.4f}{which}; float baseline {m['mse_float']:.4f}"
+    base = f"; float baseline {mse_float:.4f}" if mse_float is not None else ""
+    return f"val MSE int {mse:.4f}{which}{base}"
 
 
 def microseconds(cycles: float, mhz: float) -> str:

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from qnn.project import VARIANTS
+
 HELP = """\
 **Esc, ? or q closes this help**; up/down/PgDn scroll it.
 
@@ -41,7 +43,8 @@ HELP = """\
 
 | key | 4 Codegen |
 |---|---|
-| `v` / `k` | C variant / the M0 clock (MHz) for µs per inference |
+| `v` | variant: {variants} ({default}: small flash; {other}: fewest cycles) |
+| `k` | the M0 clock (MHz) for µs per inference |
 | `l` | language: C / Rust (no_std module, same C ABI; built with Debian's rustc) |
 | `b` | build with arm-none-eabi-gcc, check, run on the emulated M0 |
 | `c` `h` `r` | source / C header with a usage example / report |
@@ -56,7 +59,7 @@ the smallest singular value of d(readings)/d(pose): moving the pose by one half-
 *int32 room* (pane 3): bits left between the worst-case accumulator (and accumulator times
 M) and the int32 limit, proven for every input. *RAM* (pane 4) includes the firmware's stack
 reserve (the report says how much). *µs* = cycles / clock.
-"""
+""".format(variants=" / ".join(VARIANTS), default=VARIANTS[0], other=VARIANTS[-1])
 
 
 class HelpScreen(ModalScreen[None]):

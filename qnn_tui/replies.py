@@ -129,9 +129,9 @@ class RepliesMixin:
             self.note = f"re-quantized: {now} (f fine-tunes)"
         elif m.kind == "finetune":
             change = f"fine-tuned: {figures.best_mse(m.metrics, short=True)}"
-            if m.before and isinstance(m.before.get("mse_int"), int | float):
+            if figures.val_mse(m.before) is not None and figures.val_mse(m.metrics) is not None:
                 change = (f"fine-tune: {figures.best_mse(m.before, short=True)} -> "
-                          f"{m.metrics['mse_int']:.4f}")
+                          f"{figures.val_mse(m.metrics):.4f}")
             self.notify(change, timeout=8)
             self.pane(QuantPane).note = change
             self.pane(QuantPane).refresh_status()

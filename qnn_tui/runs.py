@@ -16,6 +16,7 @@ from typing import Any
 
 from common.fileio import atomic_write_json
 from qnn.project import keep_bad
+from qnn_tui.figures import val_mse
 
 MAX_ENTRIES = 200
 
@@ -58,7 +59,7 @@ def _entry(metrics: dict[str, Any], model: Any, kind: str, digest: str) -> dict[
         "w_bits": [int(layer.w_bits) for layer in model.layers],
         "a_bits": [int(layer.a_bits) for layer in model.layers[:-1]],
         "best_epoch": metrics.get("best_epoch"), "val_rows": metrics.get("val_rows"),
-        "val_mse_int": metrics.get("mse_int"), "val_mse_float": metrics.get("mse_float"),
+        "val_mse_int": val_mse(metrics), "val_mse_float": val_mse(metrics, "float"),
         "rmse": rmse, "builds": {},
     }
 

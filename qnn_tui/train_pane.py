@@ -127,7 +127,7 @@ class TrainPane(DeferredPlot, Vertical):
                          "float = baseline")
         else:
             lines.append("idle: press t to train on the dataset of pane 1 (the default "
-                         "project: ~30 s)")
+                         "project takes a few seconds)")
         self.query_one("#train-status", Static).update("\n".join(lines))
 
     def refresh_rmse(self) -> None:
@@ -141,8 +141,10 @@ class TrainPane(DeferredPlot, Vertical):
         computed = {e.name: e for e in self.errors()} if self._needs_errors(m) else {}
         for name, v in m.get("rmse_per_output", {}).items():
             c = computed.get(name)
-            p99 = _stat(v, "p99", "p99_abs", "p99_abs_error")
-            worst = _stat(v, "max", "max_abs", "max_abs_error")
+            p99 = _stat(v, "p99", "p99_abs") or _stat(
+                m.get("p99_abs_per_output", {}).get(name), "p99_abs")
+            worst = _stat(v, "max", "max_abs") or _stat(
+                m.get("max_abs_per_output", {}).get(name), "max_abs")
             if c is not None:
                 p99 = c.p99_abs if p99 is None else p99
                 worst = c.max_abs if worst is None else worst
@@ -152,9 +154,8 @@ class TrainPane(DeferredPlot, Vertical):
             t.move_cursor(row=min(max(row, 0), t.row_count - 1))
 
     def _needs_errors(self, m: dict[str, Any]) -> bool:
-        return self.show_errors or not any(
-            _stat(v, "p99", "p99_abs", "p99_abs_error") is not None
-            for v in m.get("rmse_per_output", {}).values())
+        return self.show_errors or not (m.get("p99_abs_per_output") or any(
+            _stat(v, "p99", "p99_abs") is not None for v in m.get("rmse_per_output", {}).values()))
 
     def errors(self) -> list[figures.OutputErrors]:
         """The kept integer model's errors on the validation rows (cached per model)."""

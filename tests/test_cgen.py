@@ -4,6 +4,7 @@ and the generated text itself: tables, packing, header, determinism, no compiler
 from __future__ import annotations
 
 import doctest
+import os
 import re
 import shutil
 import subprocess
@@ -40,7 +41,9 @@ int main(void)
 }
 """
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror"]
-COMPILERS = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+# Host compilers: on CI (CI=true) both must be there, so a missing one fails rather than skips.
+COMPILERS = (["gcc", "clang"] if os.environ.get("CI") == "true"
+             else [cc for cc in ("gcc", "clang") if shutil.which(cc)])
 needs_gcc = pytest.mark.skipif("gcc" not in COMPILERS, reason="host gcc missing")
 
 CASES = [
@@ -174,41 +177,44 @@ def test_header_is_the_manual():
 
 def test_loop_tables_and_packing():
     """Named tables per layer; weights in 2x2 tiles, 8-bit one per byte, 4-bit two per byte,
-    2-bit four per byte (6-16-16-6: 96 + 256 + 96 bytes at 8 bits, half at 4 bits, a
-    quarter at 2); odd sizes padded to even ones."""
-    for w_bits, sizes in ((8, (96, 256, 96)), (4, (48, 128, 48)), (2, (24, 64, 24))):
+    2-bit four per byte; inputs padded to fours (the loop takes four per pass), outputs to
+    pairs, a hidden layer's outputs to fours (6-16-16-6: 8x16 + 16x16 + 16x6 = 128 + 256 + 96
+    bytes at 8 bits, half at 4 bits, a quarter at 2)."""
+    for w_bits, sizes in ((8, (128, 256, 96)), (4, (64, 128, 48)), (2, (32, 64, 24))):
         src = generate_c(random_int_model((6, 16, 16, 6), w_bits), "loop")[SOURCE]
         for k, n in enumerate(sizes, 1):
             assert f"static const uint8_t layer{k}_weights[{n}]" in src, (w_bits, k)
-            assert f"static const int32_t layer{k}_bias[" in src
-            assert f"layer{k}_multiplier[" in src and f"layer{k}_shift[" not in src
+            assert f"static const struct rows layer{k}_rows[{3 if k == 3 else 8}]" in src
+        assert "uint8_t shift[2];" not in src and "uint8_t shift;" in src
+        assert "act[0][6] = act[0][7] = 0;" in src
     src = generate_c(random_int_model((6, 16, 16, 6), (8, 4, 2)), "loop")[SOURCE]
-    assert "layer1_weights[96]" in src and "layer2_weights[128]" in src
+    assert "layer1_weights[128]" in src and "layer2_weights[128]" in src
     assert "layer3_weights[24]" in src and "switch (L->per_byte)" in src
     src = generate_c(random_int_model((3, 5, 2), 8), "loop")[SOURCE]
-    assert "layer1_weights[24]" in src and "layer2_weights[12]" in src  # 6x4 and 2x6
-    assert "a[QNN_N_IN] = 0;" in src
+    assert "layer1_weights[32]" in src and "layer2_weights[16]" in src  # 8x4 and 2x8
+    assert "act[0][3] = 0;" in src and "act[0][4]" not in src
 
 
 @needs_gcc
 def test_loop_shift_tables_when_one_shift_is_not_exact(tmp_path):
     """Each layer's multipliers are rescaled to its largest shift when that is exact; when
-    not (a shift of 0 beside others, or a product leaving int32), the loop keeps per-channel
-    shift tables, and stays bit-exact."""
+    not (a shift of 0 beside others, or a product leaving int32), the loop keeps a shift per
+    output in struct rows, and stays bit-exact."""
     model = random_int_model((5, 9, 4), 8, 8, 12, seed=3, m_bits=15)
     model.layers[0].shift[0], model.layers[0].multiplier[0] = 0, 1
     src = generate_c(model, "loop")[SOURCE]
-    assert "layer1_shift[10]" in src and "layer2_shift[4]" in src
+    assert "uint8_t shift[2];" in src and "r->shift[1]" in src and "L->shift" not in src
     x = inputs(model.n_in, 2000, 3)
     assert np.array_equal(host_run(model, "loop", tmp_path, x), predict_int(model, x))
     one = generate_c(random_int_model((5, 9, 4), 8, 8, 12, seed=3), "loop")[SOURCE]
-    assert "layer1_shift[" not in one and "multipliers for a shift of" in one
+    assert "uint8_t shift[2];" not in one and "multipliers for a shift of" in one
 
 
 def test_table_bytes_and_flash_estimate():
     model = IntModel.load(FIXTURES / "magnet6_4bit_int_model.json")
     t = table_bytes(model)
-    assert t["layer2_weights"] == 128 and t["layer1_bias"] == 64 and t["input_zero_point"] == 12
+    assert t["layer2_weights"] == 128 and t["layer1_rows"] == 8 * 12 and t["layer3_rows"] == 36
+    assert t["input_constant"] == 24
     assert flash_estimate(model, "loop") > sum(t.values())
     assert flash_estimate(model, "unrolled") > flash_estimate(model, "loop")
 

@@ -11,7 +11,7 @@ from qnn.config import TrainConfig
 from qnn.intmodel import map_inputs
 from qnn.stats import compute_stats
 from qnn.steps import init_steps
-from qnn.train import _loss_fn
+from qnn.train import loss_fn
 
 
 def test_the_int_phase_loss_is_the_int32_networks_and_its_gradient_the_fake_quant_ones():
@@ -23,10 +23,16 @@ def test_the_int_phase_loss_is_the_int32_networks_and_its_gradient_the_fake_quan
     a0 = jnp.asarray(map_inputs(stats.input_map, x).astype(np.float32))
     yn = jnp.asarray(((y - stats.y_mean) / stats.y_std).astype(np.float32))
     x32 = jnp.asarray(x.astype(np.int32))
-    params = init_steps(net.init_params(jax.random.PRNGKey(0), spec), a0, spec)
+    params = init_steps(net.init_params(np.random.default_rng(0), spec), a0, spec)
 
-    int_loss = _loss_fn("int", spec, consts)
-    fq_loss = _loss_fn("qat", spec, consts)
+    quantized_loss = loss_fn(True, spec, consts)  # both quantized phases: `exact` says which
+
+    def int_loss(p, *data):
+        return quantized_loss(p, 1.0, *data)
+
+    def fq_loss(p, *data):
+        return quantized_loss(p, 0.0, *data)
+
     exact = net.int_to_norm(net.int_forward(net.to_int_params(params, spec, consts), x32, spec,
                                             consts), consts)
     want = float(jnp.mean((exact - yn) ** 2))

@@ -39,6 +39,7 @@ def test_eval_and_predict(trained, capsys):
                  "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["n"] == 500 and r["mse_int"] > 0 and set(r["rmse_per_output"]) >= {"x", "yaw"}
+    check_figures_in_output_units(r, trained / "run", trained / "test.npz")
     out = trained / "pred.npz"
     assert main(["predict", str(trained / "run"), "--data", str(trained / "test.npz"),
                  "--out", str(out)]) == 0
@@ -50,6 +51,39 @@ def test_eval_and_predict(trained, capsys):
         expected = predict_int(load_int_model(trained / "run"),
                                load_dataset(trained / "test.npz").x)
         np.testing.assert_array_equal(p["y_int"], expected)
+
+
+def check_figures_in_output_units(r, run, data):
+    """Every figure of `qnn eval --json`, recomputed from the models' predictions."""
+    from qnn.evaluate import float_predict
+    from qnn.pipeline import load_run
+    from sim.dataset import load_dataset
+
+    model, float_params, spec = load_run(run)
+    ds = load_dataset(data)
+    y = ds.y.astype(np.float64)
+    preds = {"int": model.to_physical(predict_int(model, ds.x)),
+             "float": float_predict(model, float_params, spec, ds.x)}
+    for kind, pred in preds.items():
+        err = np.abs(pred - y)
+        mse = (err**2).mean(axis=0)
+        suffix = "" if kind == "int" else "_float"
+        assert r[f"mse_{kind}"] == pytest.approx(mse.mean())  # units, not standardised
+        assert r[f"rmse_{kind}"] == pytest.approx(np.sqrt(mse.mean()))
+        assert r[f"max_abs_{kind}"] == pytest.approx(err.max())
+        assert r[f"mse_{kind}_normalized"] == pytest.approx(
+            (mse / np.asarray(model.meta["y_std"]) ** 2).mean())
+        for i, (name, unit) in enumerate(zip(model.output_names, model.output_units,
+                                             strict=True)):
+            assert r[f"rmse_per_output{suffix}"][name] == {"rmse": pytest.approx(
+                np.sqrt(mse[i])), "unit": unit}
+            assert r[f"mse_per_output{suffix}"][name]["mse"] == pytest.approx(mse[i])
+            assert r[f"max_abs_per_output{suffix}"][name]["max_abs"] == pytest.approx(
+                err[:, i].max())
+            p99 = r[f"p99_abs_per_output{suffix}"][name]["p99_abs"]
+            assert p99 == pytest.approx(np.percentile(err[:, i], 99)) and p99 <= err[:, i].max()
+    assert r["output_units"] == ["mm", "mm", "mm", "deg", "deg", "deg"]
+    assert r["int_over_float"] == pytest.approx(r["mse_int"] / r["mse_float"])
 
 
 def _bad_files(d):

@@ -7,11 +7,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from common.errors import QnnError
+from qnn import network as net
 from qnn.config import TrainConfig
-from qnn.evaluate import norm_mse
-from qnn.intmodel import predict_int
+from qnn.evaluate import float_predict, norm_mse
+from qnn.intmodel import map_inputs, predict_int
 from qnn.network import int_forward_model
 from qnn.overflow import analyze
+from qnn.schedule import one_cycle, ramp, shuffled_batches
+from qnn.stats import input_moments, standardized
 from qnn.train import Progress, TrainResult, train
 
 MIX = np.random.default_rng(5).normal(size=(6, 6))
@@ -54,7 +57,7 @@ def test_progress_reports_every_epoch_and_int_loss_is_the_exported_models(traine
     assert [p.epoch for p in progress] == list(range(1, len(progress) + 1))
     assert len(progress) == cfg.epochs_float + cfg.epochs_qat + cfg.epochs_int
     assert all(isinstance(p, Progress) and np.isfinite(p.train_loss) for p in progress)
-    last = progress[-1]
+    last = progress[result.best_epoch - 1]  # the epoch whose integer model was exported
     y_int = result.int_model.to_physical(predict_int(result.int_model, xv))
     mse = norm_mse(y_int, yv, result.stats.y_std)
     assert mse == pytest.approx(last.val_int, rel=1e-4)  # float32 loss vs float64 here
@@ -121,3 +124,43 @@ def test_fine_tune_at_new_bit_widths_starts_from_the_previous_result():
 def test_impossible_configurations_are_refused(kwargs, message):
     with pytest.raises(QnnError, match=message):
         TrainConfig(**kwargs).validate()
+
+
+def test_one_cycle_rises_to_its_peak_then_falls_to_a_small_fraction():
+    lrs = one_cycle(0.03, 1000)
+    assert lrs.shape == (1000,) and lrs.dtype == np.float32
+    top = int(np.argmax(lrs))
+    assert lrs[top] == pytest.approx(0.03) and 200 <= top <= 300  # 25% warm-up
+    assert lrs[0] == pytest.approx(0.03 / 25) and lrs[-1] == pytest.approx(0.03 / 2500)
+    assert np.all(np.diff(lrs[:top]) > 0) and np.all(np.diff(lrs[top:]) <= 0)
+    assert one_cycle(0.01, 1).shape == (1,) and ramp(2.0, 3).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_shuffled_batches_are_a_fresh_permutation_each_epoch():
+    rng = np.random.default_rng(0)
+    a, b = shuffled_batches(rng, 1000, 64), shuffled_batches(rng, 1000, 64)
+    assert a.shape == (15, 64) and a.dtype == np.int32
+    assert len(np.unique(a)) == a.size and a.max() < 1000
+    assert not np.array_equal(a, b)
+
+
+def test_folding_the_input_standardisation_keeps_the_float_network():
+    spec = TrainConfig().spec(6, 6)
+    rng = np.random.default_rng(1)
+    params = net.init_params(rng, spec)
+    a0 = rng.integers(-2048, 2048, (500, 6)).astype(np.float32)
+    a0[:, 2] = a0[:, 2] * 0.1 + 900  # off centre and narrow, as a real reading can be
+    mean, std = input_moments(a0, spec.in_scale())
+    xs = standardized((a0, None, None), spec.in_scale(), mean, std)[0]
+    before = np.asarray(net.float_forward(params, xs, spec))
+    after = np.asarray(net.float_forward(net.fold_standardization(params, mean, std), a0, spec))
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_numpy_float_baseline_equals_the_training_forward(trained):
+    _, result, (xv, _) = trained
+    a0 = map_inputs(result.int_model.input_map, xv).astype(np.float32)
+    z = np.asarray(net.float_forward(result.float_params, a0, result.spec))
+    y = z * result.stats.y_std + result.stats.y_mean
+    baseline = float_predict(result.int_model, result.float_params, result.spec, xv)
+    np.testing.assert_allclose(baseline, y, rtol=1e-4, atol=1e-4 * float(result.stats.y_std.max()))

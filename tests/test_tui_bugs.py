@@ -191,7 +191,7 @@ def test_reset_keeps_the_trained_model_and_says_so(trained, tmp_path):
     as it is (its settings adopted), not silently re-quantized to 8 bits."""
     proj = copy_project(trained, tmp_path / "proj")
     (proj / PROJECT_FILE).write_text("{not json")
-    mse = json.loads((proj / "run" / "metrics.json").read_text())["mse_int"]
+    mse = json.loads((proj / "run" / "metrics.json").read_text())["mse_int_normalized"]
 
     async def body():
         app = App(proj, warm_up=False)
@@ -202,7 +202,7 @@ def test_reset_keeps_the_trained_model_and_says_so(trained, tmp_path):
             assert not s.stale and not app.running()
             said = " ".join(app.said("warning"))
             assert "kept" in said and "7, 4, 8" in said and "project.json.bad-" in said
-            assert s.metrics["mse_int"] == mse
+            assert s.metrics["mse_int_normalized"] == mse
 
     asyncio.run(body())
     assert json.loads((proj / PROJECT_FILE).read_text())["w_bits"] == [7, 4, 8]

@@ -114,7 +114,9 @@ def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, t
             plot = text_of(app, "#train-plot")
             assert "x error [mm] of the integer model, 60 validation rows" in plot
             assert f"max |e| {errs[0].max_abs:.3g}" in plot and "worst at x" in plot
-            named = f"val MSE int {metrics['mse_int']:.4f} (best epoch"
+            from qnn_tui.figures import val_mse
+
+            named = f"val MSE int {val_mse(metrics):.4f} (best epoch"
             assert named in text_of(app, "#train-status")
             await pilot.press("3")
             assert named in text_of(app, "#quant-status")

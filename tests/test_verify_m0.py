@@ -100,14 +100,15 @@ def _measure(tmp_path, which: str, variant: str) -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("which", TRAINED)
 def test_loop_budget(tmp_path, arm_toolchain, which):
-    """The default variant: <= 6,000 cycles and <= 1,200 B of inference flash, no helper
-    linked, 4-bit weights in half the bytes. Its stack is 176 B (64 B of it the two uint16
-    activation buffers), over the 128 B issue 8 asks for: this bound only guards it."""
+    """The default variant within issue 8's bounds: <= 6,000 cycles (measured: 4,631 at most
+    at 8 bits, 5,181 at 4), <= 1,200 B of inference flash (1,152 B, 956 B), <= 128 B of stack
+    (116 B, 120 B; 64 B of it the two uint16 activation buffers), no helper linked, and 4-bit
+    weights in half the bytes (the first layer's 6 inputs padded to 8)."""
     r, b = _measure(tmp_path, which, "loop")
-    assert r["cycles"]["max"] <= 6000 and r["peak_stack"] <= 176
+    assert r["cycles"]["max"] <= 6000 and r["peak_stack"] <= 128
     assert b["size"]["inference_flash"] <= 1200
     weights = {s["name"]: s["bytes"] for s in b["size"]["symbols"] if "_weights" in s["name"]}
-    assert sum(weights.values()) == (448 if which == "magnet6_8bit" else 224)
+    assert sum(weights.values()) == (480 if which == "magnet6_8bit" else 240)
 
 
 @pytest.mark.parametrize("which,budget", [("magnet6_8bit", 2500), ("magnet6_4bit", 1900)])

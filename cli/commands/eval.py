@@ -1,4 +1,6 @@
-"""`qnn eval RUN --data FILE`: float MSE, integer MSE, per-output RMSE in output units."""
+"""`qnn eval RUN --data FILE`: the integer model and its float baseline, per output and
+overall, in the outputs' own units: MSE, RMSE, max |error| and its 99th percentile (see
+qnn.evaluate for the JSON fields)."""
 
 from __future__ import annotations
 
@@ -34,14 +36,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def human(r: dict[str, Any]) -> str:
-    from qnn.evaluate import format_rmse
+    from qnn.evaluate import format_summary, format_table
 
     if "tflite" in r:  # the comparison with a .tflite (qnn/tflite_eval.py)
         from qnn.tflite_eval import human_eval
 
         return human_eval(r, human)
 
-    return (f"{r['n']} samples: float MSE {r['mse_float']:.5f}, integer MSE {r['mse_int']:.5f} "
-            f"({r['int_over_float']:.3f}x float)\ninteger RMSE: "
-            f"{format_rmse(r['rmse_per_output'])}\nfloat RMSE:   "
-            f"{format_rmse(r['rmse_per_output_float'])}")
+    return f"{r['n']} samples\n{format_table(r)}\n{format_summary(r)}"

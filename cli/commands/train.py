@@ -85,17 +85,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def report(p) -> None:
         if not args.quiet and not args.json:
             extra = "" if p.val_int is None else f"  fq {p.val_fq:.4f}  int {p.val_int:.4f}"
-            print(f"epoch {p.epoch:3d}/{p.epochs} {p.phase:5s} train {p.train_loss:.4f}  "
-                  f"val float {p.val_float:.4f}{extra}  {p.samples_per_s:,.0f} samples/s",
-                  file=sys.stderr)
+            print(f"epoch {p.epoch:3d}/{p.epochs} {p.phase:5s} standardised MSE: train "
+                  f"{p.train_loss:.4f}  val float {p.val_float:.4f}{extra}  "
+                  f"{p.samples_per_s:,.0f} samples/s", file=sys.stderr)
 
     return train_run(Path(args.data), Path(args.out), cfg, on_progress=report)
 
 
 def human(r: dict[str, Any]) -> str:
-    from qnn.evaluate import format_rmse
+    from qnn.evaluate import format_summary, format_table
 
     return (f"wrote {r['run']} in {r['seconds']:.1f} s ({r['train_samples_per_s']:,.0f} "
-            f"samples/s)\nvalidation: float MSE {r['mse_float']:.5f}, integer MSE "
-            f"{r['mse_int']:.5f} ({r['int_over_float']:.3f}x)\nRMSE: "
-            f"{format_rmse(r['rmse_per_output'])}")
+            f"samples/s); on the {r['n']} validation samples:\n{format_table(r)}\n"
+            f"{format_summary(r)}")
