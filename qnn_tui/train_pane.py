@@ -126,8 +126,8 @@ class TrainPane(DeferredPlot, Vertical):
             lines.append("table: that model on the validation rows, in output units; "
                          "float = baseline")
         else:
-            lines.append("idle: press t to train on the dataset of pane 1 (the default "
-                         "project takes a few seconds)")
+            lines.append("idle: press t to train on pane 1's dataset (default project: a few "
+                         "seconds)")
         self.query_one("#train-status", Static).update("\n".join(lines))
 
     def refresh_rmse(self) -> None:
