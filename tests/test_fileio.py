@@ -73,3 +73,12 @@ def test_a_finished_folder_replaces_the_old_one_whole(tmp_path):
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in run.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_written_files_and_folders_get_ordinary_permissions(tmp_path):
+    """Not mkstemp's private 0600 / 0700: a generated qnn_model.c is an ordinary file."""
+    atomic_write_bytes(tmp_path / "f.c", b"x")
+    with atomic_dir(tmp_path / "run") as tmp:
+        (tmp / "a").write_text("a")
+    assert (tmp_path / "f.c").stat().st_mode & 0o777 == 0o666 & ~fileio.UMASK
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~fileio.UMASK
