@@ -38,3 +38,14 @@ def rust_toolchain() -> Path:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the Rust toolchain is missing: {e}")
         pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def dataset_file(tmp_path_factory) -> Path:
+    """10,000 simulated magnet6 rows: the test data the M0 bit-exactness tests (C and Rust)
+    run, made once per session."""
+    from sim.dataset import generate, save_dataset
+
+    path = tmp_path_factory.mktemp("data") / "magnet6.npz"
+    save_dataset(generate("magnet6", n=10_000, seed=3), path)
+    return path

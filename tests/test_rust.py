@@ -260,15 +260,6 @@ def test_m0_overflow_checks_on_link_no_panic(tmp_path, arm_toolchain, rust_toolc
     assert_clean(elf, obj)
 
 
-@pytest.fixture(scope="module")
-def dataset_file(tmp_path_factory):
-    from sim.dataset import generate, save_dataset
-
-    path = tmp_path_factory.mktemp("data") / "magnet6.npz"
-    save_dataset(generate("magnet6", n=10_000, seed=3), path)
-    return path
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("which", TRAINED)

@@ -37,15 +37,6 @@ def _fixture_folder(tmp_path, which: str):
     return run
 
 
-@pytest.fixture(scope="module")
-def dataset_file(tmp_path_factory):
-    from sim.dataset import generate, save_dataset
-
-    path = tmp_path_factory.mktemp("data") / "magnet6.npz"
-    save_dataset(generate("magnet6", n=10_000, seed=3), path)
-    return path
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("which", TRAINED)
