@@ -36,11 +36,12 @@ bench: $(STAMP) toolchain
 	$(BIN)/python bench/bench_tflite.py
 
 # Mutation testing of the modules whose bugs would be silent (slow, not in CI): see docs/mutation.md.
+# Mutation testing, group by group (pyproject.toml [tool.qnn-mutate]; docs/mutation.md).
+# One group: scripts/mutate GROUP. Slow (about 30 min on 2 cores), so not in CI.
 mutate: $(STAMP)
-	$(BIN)/pip install -q 'mutmut>=3.3'
-	rm -rf mutants
-	$(BIN)/mutmut run --max-children 2 || true
-	$(BIN)/python scripts/mutation-report
+	$(BIN)/pip install -q -e '.[mutate]'
+	$(BIN)/python scripts/mutate --max-children 2
+	$(BIN)/python scripts/mutation-report -v
 
 # TensorFlow side by side (bench/compare_tf.py): TensorFlow in its own .venv-tf, created there;
 # scikit-learn (the bundled diabetes data) into the product's .venv.

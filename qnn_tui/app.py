@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from qnn_tui.busy import busy_names, status_line
 from qnn_tui.code_pane import CodePane
 from qnn_tui.fields import EditScreen
 from qnn_tui.help import HelpScreen
@@ -137,22 +138,11 @@ class QnnApp(RepliesMixin, WorkersMixin, App):
     @property
     def busy(self) -> dict[int, str]:
         """The work whose threads run now (not the background JAX import): k -> name."""
-        return {k: name for k, (name, _) in enumerate(self.running()) if name != "warm-up"}
+        return busy_names(self.running())
 
     def refresh_status(self) -> None:
-        text = "ready"
-        running = self.running()
-        if running:
-            names = list(dict.fromkeys(name for name, replaced in running if not replaced))
-            replaced = sum(replaced for _, replaced in running)
-            text = "[reverse] BUSY [/] " + "; ".join(names or ["finishing"])
-            if replaced:
-                text += f" ({replaced} replaced, finishing)"
-        if self.pauser is not None and not self.pauser.running.is_set():
-            text += "  | PAUSED (p resumes, x stops)"
-        elif self.note:
-            text += f"  | {self.note}"
-        self.query_one("#status", Static).update(text)
+        paused = self.pauser is not None and not self.pauser.running.is_set()
+        self.query_one("#status", Static).update(status_line(self.running(), paused, self.note))
 
     # ---- actions --------------------------------------------------------------------------
     def action_show_tab(self, tab_id: str) -> None:

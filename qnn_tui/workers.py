@@ -16,6 +16,7 @@ from textual import work
 from textual.worker import Worker, get_current_worker
 
 from common.errors import QnnError
+from qnn_tui.busy import Running
 from qnn_tui.messages import (
     BuildDone,
     BusyChanged,
@@ -30,38 +31,34 @@ from qnn_tui.messages import (
 class WorkersMixin:
     """Needs `self.session` (qnn_tui.session.Session) and `self.post_message`.
 
-    What is busy is what runs: each worker's thread registers itself in `running` when it
-    starts its work and removes itself when it ends (whatever happens), then posts
-    BusyChanged. Textual's own worker states are not used for it: a worker cancelled before
-    its task started never reports CANCELLED (the stuck "BUSY" of issue 12), and a cancelled
-    thread worker keeps running after Textual calls it cancelled."""
+    What is busy is what runs (qnn_tui.busy): each worker's thread registers itself in
+    `running` when it starts its work and removes itself when it ends (whatever happens),
+    posting BusyChanged both times."""
 
     pauser = None  # core.Pauser of the running training, if any
-    _running_map: dict[int, tuple[str, Worker]] | None = None  # id(worker) -> (name, worker)
-    _running_lock = threading.Lock()
+    _running: Running | None = None
+    _running_lock = threading.Lock()  # guards making `_running`, once per app
     _finish_lock = threading.Lock()  # one training at a time writes the run folder
+
+    def _work(self) -> Running:
+        with self._running_lock:
+            if self._running is None:
+                self._running = Running()
+            return self._running
 
     @contextlib.contextmanager
     def _working(self, name: str) -> Iterator[Worker]:
         worker = get_current_worker()
-        with self._running_lock:
-            if self._running_map is None:
-                self._running_map = {}
-            self._running_map[id(worker)] = (name, worker)
-        self.post_message(BusyChanged())
         try:
-            yield worker
+            with self._work().working(name, worker):
+                self.post_message(BusyChanged())
+                yield worker
         finally:
-            with self._running_lock:
-                self._running_map.pop(id(worker), None)  # type: ignore[union-attr]
             self.post_message(BusyChanged())
 
     def running(self) -> list[tuple[str, bool]]:
-        """(name, replaced) of each work whose thread is running now; `replaced`: a newer
-        one of its kind was started and this one is only finishing."""
-        with self._running_lock:
-            items = list((self._running_map or {}).values())
-        return [(name, w.is_cancelled) for name, w in items]
+        """(name, replaced) of each work whose thread is running now (Running.now)."""
+        return self._work().now()
 
     def _fail(self, what: str, e: BaseException) -> None:
         if get_current_worker().is_cancelled:

@@ -82,3 +82,44 @@ def test_written_files_and_folders_get_ordinary_permissions(tmp_path):
         (tmp / "a").write_text("a")
     assert (tmp_path / "f.c").stat().st_mode & 0o777 == 0o666 & ~fileio.UMASK
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~fileio.UMASK
+
+
+def test_the_umask_is_read_without_changing_it():
+    old = os.umask(0o027)
+    try:
+        assert fileio._read_umask() == 0o027
+        assert os.umask(0o027) == 0o027  # still set
+    finally:
+        os.umask(old)
+
+
+def test_missing_parent_folders_are_made(tmp_path):
+    path = tmp_path / "project" / "build" / "qnn_model.c"
+    atomic_write_bytes(path, b"int x;\n")
+    assert path.read_bytes() == b"int x;\n"
+
+
+def test_the_temporary_is_hidden_beside_the_target(tmp_path, monkeypatch):
+    """`.NAME.<random>.tmp` in the target's folder: the same file system (so the rename is
+    atomic), out of `ls`, and, if a crash leaves one, plainly a leftover of NAME."""
+    seen = []
+    monkeypatch.setattr(fileio.os, "replace", lambda a, b: (seen.append(a), _raise())[1])
+    with pytest.raises(Interrupted):
+        atomic_write_bytes(tmp_path / "m.json", b"{}")
+    [tmp] = seen
+    name = os.path.basename(tmp)
+    assert os.path.dirname(tmp) == str(tmp_path)
+    assert name.startswith(".m.json.") and name.endswith(".tmp") and len(name) > 12
+
+
+def test_a_failed_clean_up_does_not_hide_the_error(tmp_path, monkeypatch):
+    """The temporary is already gone (or cannot be removed): the caller still gets the error
+    that stopped the write, not the clean-up's."""
+    def replace_fails(a, b):
+        os.unlink(a)
+        raise Interrupted
+
+    monkeypatch.setattr(fileio.os, "replace", replace_fails)
+    with pytest.raises(Interrupted):
+        atomic_write_bytes(tmp_path / "m.json", b"{}")
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ is checked at both edges, and each refusal names the field (written against muta
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -19,6 +20,7 @@ def test_a_round_trip_keeps_every_field(tmp_path):
     m = random_int_model(seed=5, w_bits=(8, 4, 2))
     m.meta["note"] = "kept"
     m.layers[0].a_step = 0.25
+    m.layers[1].w_step = np.array([0.5, 0.125])
     m.save(tmp_path / "m.json")
     obj = json.loads((tmp_path / "m.json").read_text())
     assert set(obj) == {"format", "version", "sizes", "input_names", "output_names",
@@ -33,6 +35,7 @@ def test_a_round_trip_keeps_every_field(tmp_path):
     assert back.layers[0].a_step == 0.25 and back.meta["note"] == "kept"
     np.testing.assert_array_equal(back.input_map.step, m.input_map.step)
     assert back.input_map.step.dtype == np.float64
+    assert back.layers[1].w_step.tolist() == [0.5, 0.125]
 
 
 def test_optional_fields_default(tmp_path):
@@ -106,8 +109,8 @@ def test_each_refusal_names_the_field(path, value, message):
     _set(path, value)(obj)
     with pytest.raises(QnnError) as e:
         IntModel.from_json(obj, source="m.json")
-    assert str(e.value).startswith("m.json: malformed integer model (")
-    assert message in str(e.value) and str(e.value).endswith("; re-export it.")
+    assert str(e.value).startswith(f"m.json: malformed integer model ({message}")
+    assert str(e.value).endswith("; re-export it.")
 
 
 def test_layers_that_do_not_chain_are_refused():
@@ -131,10 +134,10 @@ def test_a_non_object_is_refused_and_load_names_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("x, message", [
-    (np.zeros((3, 5)), r"inputs have shape \(3, 5\), the model takes \[N, 6\]"),
-    (np.zeros(6), r"inputs have shape \(6,\), the model takes \[N, 6\]"),
-    (np.full((1, 6), 65536), r"inputs must be uint16 ADC counts in \[0, 65535\]"),
-    (np.full((1, 6), -1), r"inputs must be uint16 ADC counts in \[0, 65535\]"),
+    (np.zeros((3, 5)), r"^inputs have shape \(3, 5\), the model takes \[N, 6\]\.$"),
+    (np.zeros(6), r"^inputs have shape \(6,\), the model takes \[N, 6\]\.$"),
+    (np.full((1, 6), 65536), r"^inputs must be uint16 ADC counts in \[0, 65535\]\.$"),
+    (np.full((1, 6), -1), r"^inputs must be uint16 ADC counts in \[0, 65535\]\.$"),
 ])
 def test_the_reference_refuses_bad_inputs(x, message):
     from qnn.intmodel import predict_int
@@ -160,6 +163,46 @@ def test_the_reference_names_the_stage_that_overflows():
         predict_int(m, np.full((1, 6), 65535))
 
 
+def test_dense_int_names_a_layer_without_a_name():
+    from qnn.intmodel import dense_int
+
+    layer = random_int_model(seed=1).layers[0]
+    layer.bias[:] = INT32_MAX
+    with pytest.raises(QnnError, match=r"^int32 overflow in layer acc: "):
+        dense_int(layer, np.full((1, 6), 100))
+
+
+def test_to_physical_multiplies_by_the_lsb():
+    m = random_int_model(seed=1, sizes=(6, 4, 2))
+    m.output_lsb = [0.5, 0.001]
+    y = m.to_physical(np.array([[2, -3], [-32768, 32767]], dtype=np.int16))
+    assert y.dtype == np.float64
+    assert y.tolist() == [[1.0, -0.003], [-16384.0, 32.767]]
+
+
+@pytest.mark.parametrize("x_cols, y_cols, need_y, message", [
+    (5, 6, True, r"^the data has 5 inputs, the model takes 6\.$"),
+    (6, 4, True, r"^the data has 4 outputs, the model gives 6\.$"),
+    (6, 6, True, None),
+    (6, 4, False, None),  # y not needed (inference only): its width does not matter
+])
+def test_check_compatible(x_cols, y_cols, need_y, message):
+    from types import SimpleNamespace
+
+    from qnn.intmodel import check_compatible
+
+    m = random_int_model(seed=1)
+    ds = SimpleNamespace(x=np.zeros((3, x_cols), np.uint16), y=np.zeros((3, y_cols)))
+    if message is None:
+        check_compatible(m, ds, need_y=need_y)
+    else:
+        with pytest.raises(QnnError, match=message):
+            check_compatible(m, ds, need_y=need_y)
+    if need_y:  # the default needs y
+        with pytest.raises(QnnError) if message else contextlib.nullcontext():
+            check_compatible(m, ds)
+
+
 # --- choose_multiplier at its edges ---------------------------------------------------------
 
 @pytest.mark.parametrize("scale, bound, m_max, expected, why", [
@@ -171,7 +214,18 @@ def test_the_reference_names_the_stage_that_overflows():
     (3.4, 2**30, 255, (3, 0), "no shift fits the bound: the rounded scale, shift 0"),
     (0.7, 2**31, 255, (1, 0), "and never below 1"),
     (1000.4, 1, 255, (255, 0), "a scale above m_max is m_max"),
+    (5 * 2**-30, 322_122_547, 2**15, (5, 30), "5 * bound + rnd(30) = INT32_MAX exactly"),
+    (5 * 2**-30, 322_122_548, 2**15, (3, 29), "one more: shift 29, M = 2.5 rounded up"),
+    # at shift 30, M = 2: 1.8e9 + 2^29 passes INT32_MAX, 1.8e9 + 2^28 (a wrong rounding
+    # constant 2^(n-2)) or 1.8e9 + 0 would not
+    (2**-29, 900_000_000, 2**15, (1, 29), "the rounding constant is 2^(n-1)"),
 ])
 def test_choose_multiplier_edges(scale, bound, m_max, expected, why):
     M, n = choose_multiplier(np.array([scale]), np.array([bound]), m_max)
     assert (int(M[0]), int(n[0])) == expected, why
+
+
+def test_choose_multiplier_refuses_bounds_that_do_not_match_the_scales():
+    """Pairing the shorter list would leave the other channels at M = 0 (outputs all 0)."""
+    with pytest.raises(ValueError):
+        choose_multiplier(np.array([0.5, 0.25]), np.array([100]))

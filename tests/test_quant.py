@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qnn.dyadic import M_MAX, choose_multiplier
-from qnn.quant import fake_quant, int_range, lsq_int, round_ste
+from qnn.quant import fake_quant, int_range, lsq_init_step, lsq_int, round_ste, scale_grad
 from qnn.stats import input_map_from_data, nice_step, output_lsb
 
 
@@ -14,6 +14,68 @@ def test_round_ste_rounds_half_up_and_passes_gradient_through():
     x = jnp.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.4999])
     np.testing.assert_array_equal(round_ste(x), [-2, -1, 0, 1, 2, 2])
     np.testing.assert_array_equal(jax.grad(lambda v: round_ste(v).sum())(x), np.ones(6))
+
+
+def test_round_ste_is_the_rounding_inside_gradients_too():
+    """Under differentiation the forward value is still the rounded one; the tangent passes
+    through unchanged (the straight-through estimator)."""
+    x = jnp.array([-1.5, 0.5, 2.2])
+    y, t = jax.jvp(round_ste, (x,), (jnp.array([3.0, -2.0, 0.5]),))
+    np.testing.assert_array_equal(y, [-1, 1, 2])
+    np.testing.assert_array_equal(t, [3.0, -2.0, 0.5])
+    value, grad = jax.value_and_grad(lambda v: (round_ste(v) * jnp.array([1, 10, 100])).sum())(x)
+    assert float(value) == -1 + 10 + 200
+    np.testing.assert_array_equal(grad, [1, 10, 100])
+
+
+@pytest.mark.parametrize("bits, signed, expected", [
+    (2, True, (-2, 1)), (3, True, (-4, 3)), (4, True, (-8, 7)), (8, True, (-128, 127)),
+    (16, True, (-32768, 32767)),
+    (2, False, (0, 3)), (4, False, (0, 15)), (8, False, (0, 255)),
+])
+def test_int_range(bits, signed, expected):
+    """The integer ranges the docstrings state: what the integer model stores and clamps to."""
+    assert int_range(bits, signed) == expected
+
+
+def test_scale_grad_is_identity_forward_and_scales_the_gradient():
+    value, grad = jax.value_and_grad(lambda s: scale_grad(s, 0.25) * 3.0)(2.0)
+    assert float(value) == 6.0 and float(grad) == 0.75
+
+
+# inside the range (q - x/s = -0.2, 0.4, 0.4), above it (q = hi), below it (q = lo); numpy,
+# not jnp: nothing of JAX may run at import (the mutation tester forks after collecting)
+X = np.array([0.6, -0.2, 1.3, 5.0, -6.0], dtype=np.float32)
+
+
+@pytest.mark.parametrize("bits, signed, q, dstep, dx", [
+    # 4-bit signed, [-8, 7]: step gradient (-0.2 + 0.4 + 0.4 + 7 - 8) / sqrt(5 * 7)
+    (4, True, [1, 0, 3, 7, -8], -0.4 / np.sqrt(35), [1, 1, 1, 0, 0]),
+    # 2-bit unsigned, [0, 3]: -0.4 clamps to 0 (the ReLU): (-0.2 + 0 + 0.4 + 3 + 0) / sqrt(15)
+    (2, False, [1, 0, 3, 3, 0], 3.2 / np.sqrt(15), [1, 0, 1, 0, 0]),
+])
+def test_fake_quant_values_and_lsq_gradients(bits, signed, q, dstep, dx):
+    """Forward: step * q exactly. Backward: 1 or 0 to x; to the step, LSQ's q - x/s inside
+    and lo or hi outside, scaled by 1 / sqrt(numel * hi)."""
+    step = jnp.float32(0.5)
+    np.testing.assert_array_equal(fake_quant(X, step, bits=bits, signed=signed),
+                                  0.5 * np.array(q, dtype=np.float32))
+    gx, gs = jax.grad(lambda x, s: fake_quant(x, s, bits=bits, signed=signed).sum(),
+                      argnums=(0, 1))(X, step)
+    np.testing.assert_array_equal(gx, dx)
+    assert float(gs) == pytest.approx(dstep, rel=1e-5)
+
+
+def test_lsq_init_step():
+    """2 mean|x| / sqrt(hi), plus 1e-8 so that an all-zero tensor still gets a step > 0."""
+    x = jnp.array([[1.0, -3.0], [2.0, -2.0]])  # mean |x| = 2; per column 1.5, 2.5
+    assert float(lsq_init_step(x, 4, True)) == pytest.approx(4 / np.sqrt(7), rel=1e-6)
+    assert float(lsq_init_step(x, 4, False)) == pytest.approx(4 / np.sqrt(15), rel=1e-6)
+    np.testing.assert_allclose(lsq_init_step(x, 4, True, axis=0),
+                               [3 / np.sqrt(7), 5 / np.sqrt(7)], rtol=1e-6)
+    assert lsq_init_step(x, 4, True, axis=1).shape == (2,)
+    zero = float(lsq_init_step(jnp.zeros(3), 8, False))
+    assert zero == pytest.approx(1e-8, rel=1e-6)
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 8])
