@@ -52,3 +52,22 @@ def random_int_model(
         [0.001] * sizes[-1],
         {"source": "random_int_model", "seed": seed},
     )
+
+
+def small_int_model() -> IntModel:
+    """A hand-made model whose every range is worked out on paper (test_overflow, test_plan):
+    two uint16 inputs -> 4 hidden channels (one input each, the other weight 0) -> 1 output.
+
+    Input map, 4 bits (a0 in [-8, 7]): zero points 100 and 60000, multipliers 3 and 2,
+    shifts 2 and 0. Hidden accumulators, a0 in [-8, 7]:
+        ch 0, 2: -20 + 10 a -> [-100, 50];  ch 1, 3: 20 - 10 a -> [-50, 100]
+    with (M, n) = (1, 1), (0, 0), (3, 0), (3, 0), so that each of |acc_lo|, |acc_hi|,
+    |prod_lo|, |prod_hi| is the worst of one channel. Output: 5 + a0 - 2 a1 + 3 a3 on
+    activations in [0, 15], M = 2, n = 3."""
+    im = InputMap(np.array([100, 60000]), np.array([3, 2]), np.array([2, 0]), 4)
+    hidden = IntLayer(np.array([[10, 0], [-10, 0], [10, 0], [-10, 0]]),
+                      np.array([-20, 20, -20, 20]), np.array([1, 0, 3, 3]),
+                      np.array([1, 0, 0, 0]), 0, 15, 8, 4)
+    out = IntLayer(np.array([[1, -2, 0, 3]]), np.array([5]), np.array([2]), np.array([3]),
+                   -32768, 32767, 4, 16)
+    return IntModel(im, [hidden, out], ["x0", "x1"], ["y"], ["mm"], [1.0])

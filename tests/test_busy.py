@@ -47,21 +47,24 @@ def test_several_workers_oldest_first_each_removing_only_itself():
 def test_threads_register_and_leave_concurrently():
     """Worker threads register while the UI thread reads: every read is a consistent list,
     and when all have ended nothing is left."""
-    r, start, stop = Running(), threading.Barrier(9), threading.Event()
+    # timeouts: a broken registry fails the test instead of hanging it
+    r, start, stop = Running(), threading.Barrier(9, timeout=20), threading.Event()
 
     def work(k):
         with r.working(f"w{k}", FakeWorker()):
             start.wait()
-            stop.wait()
+            stop.wait(20)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(8)]
     for t in threads:
         t.start()
-    start.wait()
-    assert sorted(name for name, _ in r.now()) == [f"w{k}" for k in range(8)]
-    stop.set()
+    try:
+        start.wait()
+        assert sorted(name for name, _ in r.now()) == [f"w{k}" for k in range(8)]
+    finally:
+        stop.set()
     for t in threads:
-        t.join()
+        t.join(20)
     assert r.now() == []
 
 

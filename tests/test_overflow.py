@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import small_int_model
 
 from common.errors import QnnError
-from qnn.intmodel import INT32_MAX, INT32_MIN, InputMap, IntLayer, IntModel
+from qnn.intmodel import INT32_MAX, INT32_MIN
 from qnn.overflow import (
     LayerRange,
     StageBound,
@@ -75,34 +76,16 @@ def test_fits_int32_at_both_ends(lo, hi, ok):
     assert fits_int32(lo, hi) is ok
 
 
-def _model() -> IntModel:
-    """Two uint16 inputs -> 4 hidden channels (one input each, the other weight 0) -> 1 output.
-
-    Input map, 4 bits (a0 in [-8, 7]): zero points 100 and 60000, multipliers 3 and 2,
-    shifts 2 and 0. Hidden accumulators, a0 in [-8, 7]:
-        ch 0, 2: -20 + 10 a -> [-100, 50];  ch 1, 3: 20 - 10 a -> [-50, 100]
-    with (M, n) = (1, 1), (0, 0), (3, 0), (3, 0), so that each of |acc_lo|, |acc_hi|,
-    |prod_lo|, |prod_hi| is the worst of one channel. Output: 5 + a0 - 2 a1 + 3 a3 on
-    activations in [0, 15], M = 2, n = 3."""
-    im = InputMap(np.array([100, 60000]), np.array([3, 2]), np.array([2, 0]), 4)
-    hidden = IntLayer(np.array([[10, 0], [-10, 0], [10, 0], [-10, 0]]),
-                      np.array([-20, 20, -20, 20]), np.array([1, 0, 3, 3]),
-                      np.array([1, 0, 0, 0]), 0, 15, 8, 4)
-    out = IntLayer(np.array([[1, -2, 0, 3]]), np.array([5]), np.array([2]), np.array([3]),
-                   -32768, 32767, 4, 16)
-    return IntModel(im, [hidden, out], ["x0", "x1"], ["y"], ["mm"], [1.0])
-
-
-def test_layer_ranges_of_a_hand_computed_model():
-    assert layer_ranges(_model()) == [
+def test_layer_ranges_of_a_hand_computedsmall_int_model():
+    assert layer_ranges(small_int_model()) == [
         LayerRange(-8, 7, [-100, -50, -100, -50], [50, 100, 50, 100]),
         # 5 + [0, 15] - 2 [0, 15] + 3 [0, 15]: low 5 - 30, high 5 + 15 + 45
         LayerRange(0, 15, [-25], [65]),
     ]
 
 
-def test_analyze_a_hand_computed_model():
-    report = analyze(_model())
+def test_analyze_a_hand_computedsmall_int_model():
+    report = analyze(small_int_model())
     assert report.stages == [
         # d = x - zp: [-100, 65435] and [-60000, 5535]; products d*3 + 2 and d*2
         StageBound("input map", [196307, 120000], -60000, 65435, -120000, 196307),
@@ -114,11 +97,11 @@ def test_analyze_a_hand_computed_model():
     assert report.ok and report.first_failure() is None
     assert [s.worst for s in report.stages] == [196307, 300, 134]
     assert report.stages[0].headroom_bits == pytest.approx(31 - np.log2(196307))
-    assert check_export(_model()).stages == report.stages
+    assert check_export(small_int_model()).stages == report.stages
 
 
 def test_the_refusal_says_where_and_what_to_do():
-    model = _model()
+    model = small_int_model()
     model.layers[1].bias[0] = INT32_MAX  # acc up to INT32_MAX + 60, its product twice that
     with pytest.raises(QnnError) as e:
         check_export(model)
@@ -132,15 +115,15 @@ def test_the_refusal_says_where_and_what_to_do():
 def test_an_inconsistent_model_is_refused_not_half_checked():
     """A bias or an input-map array shorter than the weights is an error, never a proof that
     left a channel out."""
-    model = _model()
+    model = small_int_model()
     model.layers[0].bias = model.layers[0].bias[:3]
     with pytest.raises(ValueError):
         analyze(model)
-    model = _model()
+    model = small_int_model()
     model.input_map.multiplier = model.input_map.multiplier[:1]
     with pytest.raises(ValueError):
         analyze(model)
-    model = _model()
+    model = small_int_model()
     model.input_map.shift = model.input_map.shift[:1]
     with pytest.raises(ValueError):
         analyze(model)
