@@ -133,7 +133,10 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     (["--max-flash", "0"], "--max-flash 0"),
     (["--hidden", "0,4"], "hidden sizes"),
     (["--variant", "loop", "--max-cycles", "-5"], "--max-cycles -5"),
-    (["--mhz", "0"], "--mhz 0"),
+    (["--clock-mhz", "0"], "--clock-mhz 0"),
+    (["--mhz", "2000"], "--clock-mhz 2000"),
+    (["--max-us", "-1"], "--max-us -1"),
+    (["--max-us", "nan"], "--max-us nan"),
 ])
 def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra, needle):
     ds = generate("magnet6", n=200, seed=1)
@@ -177,6 +180,13 @@ def test_the_per_layer_search_walks_from_widest_to_narrowest(arm_toolchain, data
     res = [e for e in sweep(data[0], cfgs, tmp_path, per_layer=True, max_flash=10**6)
            if isinstance(e, SweepResult)][0]
     labels = [p.label for p in res.points]
-    # start, two candidates, then the one left: w8,8 -> {w4,8 w8,4} -> w4,4
-    assert labels[0] == "4 w8,8 a8" and labels[-1] == "4 w4,4 a8" and len(labels) == 4
+    # the start and the other uniform width, then two candidates; the one left after them
+    # (w4,4) was met already: w8,8 w4,4 -> {w4,8 w8,4} -> (w4,4)
+    assert labels[:2] == ["4 w8,8 a8", "4 w4,4 a8"]
+    assert sorted(labels[2:]) == ["4 w4,8 a8", "4 w8,4 a8"]
     assert res.best is not None and (tmp_path / "best" / "int_model.json").is_file()
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    for row in doc["per_layer_vs_uniform"]:  # each mixed point of the front vs uniform
+        assert row["per_layer"] in labels[2:] and row["uniform"] in (*labels[:2], None)
+        if row["uniform"] is not None:
+            assert row["uniform_flash_bytes"] <= row["flash_bytes"]
