@@ -213,6 +213,7 @@ def sweep(ds: Any, cfgs: list[Any], out: str | Path, *, variant: str = "loop",
     doc = {"variant": variant, "clock_mhz": clock_mhz,
            "budget": {"max_flash": max_flash, "max_cycles": max_cycles, "max_us": max_us},
            "best": best.label if best else None, "stopped": stop(),
+           "seconds": time.perf_counter() - t0, "train_seconds": t_train,
            "data": data_info or {}, "points": [point_json(p, clock_mhz) for p in points]}
     if per_layer:
         from explore.perlayer import compare_uniform
