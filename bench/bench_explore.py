@@ -4,10 +4,13 @@ end; the CLI as a user runs it, a fresh process). Both measure every point on th
 M0, so both need arm-none-eabi-gcc.
 
     .venv/bin/python bench/bench_explore.py [--n 20000] [--epochs 150,30,5] [--rounds 2]
+                                            [--cold]
 
 The default project (magnet6, 20k samples, 6-16-16-6, default epochs) and the pane's default
-grid (weights 8/4/3/2 x activations 8/6/4 bits: 12 points). The first round of each includes
-JAX's compiles (cached on disk for the next); the later rounds are warm.
+grid (weights 8/4/3/2 x activations 8/6/4 bits: 12 points). JAX's compiles are cached on
+disk (QNN_JAX_CACHE) and shared: the first round pays them, the later rounds are warm. With
+--cold the pane and the CLI each start with an empty cache of their own (compiles included,
+as on a fresh machine); the pane's process then keeps what it compiled in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,14 +46,15 @@ async def pane_sweep(proj: Path) -> tuple[float, float]:
         return wall, float(app.session.sweep["seconds"])
 
 
-def cli_sweep(data: Path, out: Path, epochs: str) -> float:
+def cli_sweep(data: Path, out: Path, epochs: str, env: dict[str, str]) -> float:
     ints = ",".join
     cmd = [sys.executable, "-m", "cli.main", "sweep", "--data", str(data), "--out", str(out),
            "--hidden", "16,16", "--wbits", ints(map(str, DEFAULTS["w_bits"])),
            "--abits", ints(map(str, DEFAULTS["a_bits"])), "--epochs", epochs, "--quiet",
            "--json"]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).parents[1])
+    subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).parents[1],
+                   env=env)
     return time.perf_counter() - t0
 
 
@@ -58,7 +63,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--epochs", default="150,30,5")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--cold", action="store_true", help="empty JAX caches, one each")
     args = ap.parse_args()
+    env = dict(os.environ)
+    if args.cold:
+        os.environ["QNN_JAX_CACHE"] = tempfile.mkdtemp(prefix="qnn-jax-pane-")
+        env["QNN_JAX_CACHE"] = tempfile.mkdtemp(prefix="qnn-jax-cli-")
     proj = Path(tempfile.mkdtemp(prefix="qnn-bench-explore-"))
     (proj / PROJECT_FILE).write_text(json.dumps(
         {"n": args.n, "epochs": [int(e) for e in args.epochs.split(",")]}))
@@ -73,7 +83,7 @@ def main() -> None:
     print(f"sweep of {grid}:")
     for k in range(args.rounds):
         wall, own = asyncio.run(pane_sweep(proj))
-        cli = cli_sweep(proj / "dataset.npz", proj / f"cli-{k}", args.epochs)
+        cli = cli_sweep(proj / "dataset.npz", proj / f"cli-{k}", args.epochs, env)
         print(f"  round {k + 1}: pane {wall:6.1f} s (its sweep {own:.1f} s)   qnn sweep "
               f"{cli:6.1f} s (process)   pane / CLI = {wall / cli:.2f}")
 

@@ -6,6 +6,7 @@ run folder is adopted, nothing is retrained; b then builds it (pane 4)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from textual.app import ComposeResult
@@ -107,7 +108,9 @@ class ExplorePane(DeferredPlot, Vertical):
         from qnn_tui.sweeps import points_of
 
         s = self.session
-        pts = list(s.sweep_live) if s.sweep_live is not None else points_of(s.sweep)
+        # copies: the worker marks its own points' front when it ends, from all of them
+        pts = ([replace(p) for p in s.sweep_live] if s.sweep_live is not None
+               else points_of(s.sweep))
         mark_pareto(pts)
         return pts
 

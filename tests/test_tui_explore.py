@@ -135,6 +135,16 @@ def test_the_budget_marks_the_best_point_and_bad_input_changes_nothing(tmp_path)
             await pilot.press("a")  # the other axis: the µs budget is off this one
             await pilot.pause()
             assert pane.axis == "flash" and "press a" in text_of(app, "#explore-plot")
+            # k: the project's one clock (pane 4's too); the µs follow, the tab stays
+            await pilot.press("k")
+            await wait_for(pilot, lambda: app.screen.query("Input"), 5, "the clock prompt")
+            app.screen.query_one("Input").value = "24"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.query_one(TabbedContent).active == "explore"
+            row = [str(c) for c in t.get_row_at(front_labels(app).index("16,16 w8,8,8 a8,8"))]
+            assert row[4] == f"{4624 / 24:.1f}" and app.session.project.clock_mhz == 24
+            assert "clock 24 MHz" in text_of(app, "#code-status")
         assert json.loads((proj / PROJECT_FILE).read_text())["sweep"]["budget"] == "110 µs"
 
     asyncio.run(body())
