@@ -124,14 +124,23 @@ def oscillation_penalty(params, spec: net.NetSpec, consts=None) -> jax.Array:
 ADAM = optax.scale_by_adam()  # the learning rate is applied per step, from the schedule
 
 
-def relative_step_updates(updates, params, learn_steps):
+def relative_step_updates(updates, params, learn_steps, spec: net.NetSpec, consts=None):
     """Adam's update of each quantizer step scaled by the step itself (times `learn_steps`,
     0 or 1). Adam moves every parameter by about the learning rate whatever its gradient's
     size, so LSQ's gradient scaling is lost on it, and a 0.01 activation step would change by
     half of itself per update; scaled, steps move in proportion (as if learned in log
-    space)."""
-    return [{k: (u * jnp.abs(layer[k]) * learn_steps if k in ("sw", "sa") else u)
-             for k, u in upd.items()} for upd, layer in zip(updates, params, strict=True)]
+    space). A weight step also moves 1/sqrt(Qp) as fast (Qp: the layer's largest weight
+    integer), the bit-width part of LSQ's gradient scale: at full speed, 8-bit weight steps
+    drifted with the oscillation penalty until whole channels clipped, and the default 8-bit
+    run's validation loss rose tenfold within the QAT phase (2-bit steps, Qp = 1, keep
+    their speed)."""
+    def rate(k: int):
+        return learn_steps / jnp.sqrt(jnp.asarray(net.w_range(spec, consts, k)[1], jnp.float32))
+
+    return [{key: (u * jnp.abs(layer[key]) * (rate(k) if key == "sw" else learn_steps)
+                   if key in ("sw", "sa") else u)
+             for key, u in upd.items()}
+            for k, (upd, layer) in enumerate(zip(updates, params, strict=True))]
 
 
 @functools.lru_cache(maxsize=64)
@@ -165,7 +174,7 @@ def epoch_body(quantized: bool, spec: net.NetSpec):
             lr, lam, rows = schedule
             grads, task = jax.grad(objective, has_aux=True)(params, lam, rows)
             updates, adam_state = ADAM.update(grads, adam_state)
-            updates = relative_step_updates(updates, params, learn_steps)
+            updates = relative_step_updates(updates, params, learn_steps, spec, consts)
             params = [{k: p - lr * (updates[i][k] + (decay * p if k == "w" else 0))
                        for k, p in layer.items()} for i, layer in enumerate(params)]
             return (params, adam_state), task

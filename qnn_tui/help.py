@@ -60,7 +60,8 @@ HELP = """\
 
 **The figures.** *val MSE*: mean squared error of the standardised outputs (each output
 counts alike) on the validation rows (10 % held out); *best integer model*: the epoch whose
-int32 network validated best, the one exported. *float baseline*: the float network before
+int32 network validated best, the one exported (`qnn eval RUN --data DATA --split val`
+gives the same figures). *float baseline*: the float network before
 QAT. *RMSE, p99, max |e|*: of that integer model, in each output's unit. *Identifiability*:
 the smallest singular value of d(readings)/d(pose): moving the pose by one half-range (e.g.
 10 mm) in its weakest direction moves the readings by at least that many ADC counts.

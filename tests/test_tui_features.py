@@ -12,8 +12,11 @@ import pytest
 from textual import events
 from textual.widgets import DataTable
 
+from cli.main import main
 from codegen.cgen import HEADER, SOURCE, VARIANTS, generate_c
 from qnn.intmodel import IntModel
+from qnn.project import paths as project_paths
+from qnn_tui.figures import val_mse
 from tests.tuikit import SIZE, App, copy_project, make_trained, text_of, wait_for
 
 
@@ -89,10 +92,11 @@ def test_microseconds_at_the_clock_and_the_32_cycle_multiplier(trained, tmp_path
     assert json.loads((proj / "project.json").read_text())["clock_mhz"] == 16
 
 
-def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, tmp_path):
+def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, tmp_path,
+                                                                      capsys):
     """The RMSE table's RMSE (from metrics.json) equals the RMSE of the errors the
     histogram shows (recomputed on the validation rows): the same quantity, the same value;
-    pane 2 and pane 3 name the same val MSE."""
+    pane 2 and pane 3 name the same val MSE, and `qnn eval --split val` gives both."""
     proj = copy_project(trained, tmp_path / "proj")
     metrics = json.loads((proj / "run" / "metrics.json").read_text())
 
@@ -114,14 +118,21 @@ def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, t
             plot = text_of(app, "#train-plot")
             assert "x error [mm] of the integer model, 60 validation rows" in plot
             assert f"max |e| {errs[0].max_abs:.3g}" in plot and "worst at x" in plot
-            from qnn_tui.figures import val_mse
-
             named = f"val MSE int {val_mse(metrics):.4f} (best epoch"
             assert named in text_of(app, "#train-status")
             await pilot.press("3")
             assert named in text_of(app, "#quant-status")
+            return rows
 
-    asyncio.run(body())
+    rows = asyncio.run(body())
+    capsys.readouterr()  # `qnn eval --split val` on the project's files: the same figures
+    paths = project_paths(proj)
+    assert main(["eval", str(paths["run"]), "--data", str(paths["dataset"]), "--split", "val",
+                 "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["n"] == 60 and f"{val_mse(cli):.4f}" == f"{val_mse(metrics):.4f}"
+    for row, name in zip(rows, cli["rmse_per_output"], strict=True):
+        assert row[1] == f"{cli['rmse_per_output'][name]['rmse']:.3g}", name
 
 
 def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
