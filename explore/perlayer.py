@@ -45,6 +45,19 @@ def score(cur: Point, cand: Point) -> float:
     return worse / saved
 
 
+def pick(cur: Point, candidates: list[Point]) -> Point:
+    """The next step: the least MSE added per byte saved; ties (a step that saves nothing,
+    as mixing storage widths, which needs more code, often does) go to the candidate that
+    loses the least accuracy.
+
+    >>> cur = Point((8,), (8, 8), (8,), 1.0, 1000, 900, 0)
+    >>> dearer = [Point((8,), w, (8,), m, 1100, 900, 0) for w, m in (((4, 8), 3.), ((8, 4), 2.))]
+    >>> pick(cur, dearer).w_bits
+    (8, 4)
+    """
+    return min(candidates, key=lambda p: (score(cur, p), p.mse))
+
+
 def search(ds: Any, cfgs: list[Any], variant: str, stop: Callable[[], bool], t0: float
            ) -> Iterator[SweepProgress | tuple[list[tuple[Any, Point]], float]]:
     base = cfgs[0]
@@ -73,10 +86,8 @@ def search(ds: Any, cfgs: list[Any], variant: str, stop: Callable[[], bool], t0:
             seen.update((p.w_bits, p) for _, p in batch)
         if any(w not in seen for w in candidates):
             break  # stopped before every candidate was measured
-        if cur is None:
-            cur = seen[candidates[0]]
-        else:
-            cur = min((seen[w] for w in candidates), key=lambda p: score(cur, p))
+        met = [seen[w] for w in candidates]
+        cur = met[0] if cur is None else pick(cur, met)
         candidates = _lowered(cur.w_bits, widths)
         todo = [replace(base, w_bits=w, a_bits=a_bits) for w in candidates if w not in seen]
     yield pairs, t_train
