@@ -152,7 +152,7 @@ class RepliesMixin:
         self._record(lambda: record_build(s.paths["runs"], self.runs,
                                           s.paths["run"] / "int_model.json",
                                           m.summary["build"].get("variant", s.variant),
-                                          m.summary))
+                                          m.summary, m.summary["build"].get("lang", "c")))
         self.pane(CodePane).built(m.summary)
         self.pane(RunsPane).refresh_all()
         v = m.summary["verify"]

@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Static
 
 from qnn_tui.fields import plain
 from qnn_tui.figures import microseconds
-from qnn_tui.runs import current
+from qnn_tui.runs import build_label, current
 
-COLUMNS = ("", "#", "made by", "w bits", "a bits", "val MSE", "variant", "flash B", "cycles",
+COLUMNS = ("", "#", "made by", "w bits", "a bits", "val MSE", "build", "flash B", "cycles",
            "µs", "sizes", "when", "RMSE per output (int model, validation rows)")
 
 
@@ -58,7 +58,7 @@ class RunsPane(Vertical):
             for variant, b in builds.items():
                 cyc = b.get("cycles") if isinstance(b, dict) else None
                 flash = b.get("flash") if isinstance(b, dict) else None
-                t.add_row(*plain(*base, variant or "-",
+                t.add_row(*plain(*base, build_label(variant),
                                  f"{flash:,}" if isinstance(flash, int) else "-",
                                  f"{cyc:,.0f}" if isinstance(cyc, int | float) else "-",
                                  microseconds(cyc, mhz) if isinstance(cyc, int | float)

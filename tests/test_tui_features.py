@@ -146,6 +146,7 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
             t = app.query_one("#runs-table", DataTable)
             row = [str(c) for c in t.get_row_at(0)]
             assert row[0] == "▶" and row[3] == "7,4,8" and row[7] == "990"
+            assert row[6] == "loop C"
             assert row[9] == "79.1 µs"
             await pilot.press("3", "minus")  # re-quantized: a new current model
             await wait_for(pilot, lambda: not app.session.stale and not app.running(), 120,
@@ -158,6 +159,34 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
     asyncio.run(body())
     runs = json.loads((proj / "runs.json").read_text())
     assert [r["w_bits"] for r in runs] == [[7, 4, 8], [6, 4, 8]]
+
+
+def test_a_rust_build_is_recorded_beside_the_c_one(trained, tmp_path):
+    """Building the same variant in Rust adds its figures to the model's entry instead of
+    overwriting the C ones, and the table names each build's language."""
+    from qnn_tui.runs import record_build
+
+    proj = copy_project(trained, tmp_path / "proj")
+    runs = json.loads((proj / "runs.json").read_text())
+    c = runs[-1]["builds"]["loop"]
+    rust = {"build": {"variant": "loop", "lang": "rust"},
+            "verify": {"inference_flash": 1348, "cycles": {"mean": 7624.0}, "ok": True}}
+    record_build(proj / "runs.json", runs, proj / "run" / "int_model.json", "loop", rust,
+                 "rust")
+    builds = json.loads((proj / "runs.json").read_text())[-1]["builds"]
+    assert builds["loop"] == c and builds["loop rust"]["flash"] == 1348
+
+    async def body():
+        app = App(proj, warm_up=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("5")
+            t = app.query_one("#runs-table", DataTable)
+            rows = [[str(cell) for cell in t.get_row_at(i)] for i in range(t.row_count)]
+            assert [(r[6], r[7]) for r in rows] == [("loop C", f"{c['flash']:,}"),
+                                                   ("loop Rust", "1,348")]
+
+    asyncio.run(body())
 
 
 def test_import_recorded_data(trained, tmp_path):
