@@ -57,14 +57,19 @@ def mark_pareto(points: Sequence[Point]) -> list[Point]:
 
 
 def best_within(points: Sequence[Point], max_flash: int | None = None,
-                max_cycles: int | None = None) -> Point | None:
-    """The most accurate point inside the budget (None when nothing fits).
+                max_cycles: int | None = None, max_us: float | None = None,
+                clock_mhz: float = 48.0) -> Point | None:
+    """The most accurate point inside the budget (None when nothing fits); `max_us` is
+    microseconds per inference at `clock_mhz` (worst-case cycles / clock).
 
     >>> p = lambda m, f, c: Point((8,), (8, 8), (8,), m, f, c, 0)
     >>> best_within([p(1, 900, 9), p(2, 500, 9)], max_flash=600).mse
     2
+    >>> best_within([p(1, 900, 4800), p(2, 500, 2400)], max_us=50, clock_mhz=48).mse
+    2
     """
     fits = [q for q in points
             if (max_flash is None or q.flash_bytes <= max_flash)
-            and (max_cycles is None or q.cycles <= max_cycles)]
+            and (max_cycles is None or q.cycles <= max_cycles)
+            and (max_us is None or q.cycles / clock_mhz <= max_us)]
     return min(fits, key=lambda q: (q.mse, q.flash_bytes, q.cycles), default=None)

@@ -169,6 +169,8 @@ class RepliesMixin:
         self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=12)
         if m.what == "build":
             self.pane(CodePane).show_error(m.error)
+        if m.what == "sweep":
+            self.sweep_failed()
         if m.what == "requantize":
             self.session.stale = False
             self.refresh_panes()

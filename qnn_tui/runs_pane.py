@@ -1,4 +1,4 @@
-"""Pane 5, Runs: every model the workbench made in this project (runs.json), with its bit
+"""Pane 6, Runs: every model the workbench made in this project (runs.json), with its bit
 widths, validation MSE, per-output RMSE in output units, and for each variant built its flash
 bytes, cycles and microseconds at the project's clock; the current model is marked."""
 
@@ -70,5 +70,5 @@ class RunsPane(Vertical):
         self.query_one("#runs-status", Static).update(
             f"{len(entries)} model{plural} made in this project (kept in "
             f"{s.paths['runs'].name}); ▶ marks the one in run/. val MSE: normalised, "
-            f"validation rows; µs at {mhz:g} MHz (k in pane 4)" if entries else
+            f"validation rows; µs at {mhz:g} MHz (k, pane 4 or 5)" if entries else
             "no runs yet: each training, fine-tune and build is recorded here.")

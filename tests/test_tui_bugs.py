@@ -283,11 +283,12 @@ def test_tab_keys_typed_in_one_go_land_on_the_last_tab(tmp_path):
         app = App(tmp_path / "proj", warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            for keys in ["23", "12", "231", "5432", "41", "24", "3"]:
+            for keys in ["23", "12", "231", "5432", "41", "24", "65", "56", "3"]:
                 for k in keys:
                     key(app, k)
                 await pilot.pause(0.3)
-                tab = {"1": "sim", "2": "train", "3": "quant", "4": "code", "5": "runs"}[keys[-1]]
+                tab = {"1": "sim", "2": "train", "3": "quant", "4": "code", "5": "explore",
+                       "6": "runs"}[keys[-1]]
                 assert app.query_one(TabbedContent).active == tab, keys
                 assert app.focused is not None
                 assert app.query_one(f"#{tab}-pane") in app.focused.ancestors_with_self, keys

@@ -33,7 +33,7 @@ def test_export_to_a_folder_and_the_header_view(trained, tmp_path):
         app = App(proj, warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("5")
+            await pilot.press("6")
             app.post_message(events.Key("4", "4"))  # typed in one go: the export still opens
             app.post_message(events.Key("e", "e"))
             await wait_for(pilot, lambda: app.screen.query("Input"), 10, "the folder prompt")
@@ -142,7 +142,7 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
         app = App(proj, warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("5")
+            await pilot.press("6")
             t = app.query_one("#runs-table", DataTable)
             row = [str(c) for c in t.get_row_at(0)]
             assert row[0] == "▶" and row[3] == "7,4,8" and row[7] == "990"
@@ -151,7 +151,7 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
             await pilot.press("3", "minus")  # re-quantized: a new current model
             await wait_for(pilot, lambda: not app.session.stale and not app.running(), 120,
                            "the re-quantization")
-            await pilot.press("5")
+            await pilot.press("6")
             rows = [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
             assert [r[0] for r in rows] == ["", "▶"] and rows[1][2] == "requantize"
             assert rows[1][3] == "6,4,8"

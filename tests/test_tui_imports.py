@@ -5,7 +5,8 @@ import sys
 
 CORE = ["qnn", "qnn.project", "qnn.pipeline", "qnn.train", "qnn.overflow", "cli.main", "sim",
         "sim.dataset", "sim.identify", "codegen", "codegen.cgen", "firmware.build",
-        "firmware.elfinfo", "m0.emulator", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures"]
+        "firmware.elfinfo", "m0.emulator", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures",
+        "qnn_tui.sweeps", "qnn.sweepconf"]
 
 
 def _loaded(modules: list[str]) -> set[str]:
