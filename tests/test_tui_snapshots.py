@@ -120,4 +120,17 @@ def test_explore_pane_against_microseconds(swept, snap_compare):
 
 
 def test_help_screen(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])
+    async def open_help(pilot):
+        """Markdown renders its blocks after mounting: under load a snapshot taken right
+        after the key caught it half drawn. Wait for the tables to be there."""
+        from textual.widgets import Markdown
+
+        await pilot.press("question_mark")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            md = pilot.app.screen.query(Markdown)
+            if md and len(md.first().query("MarkdownTable")) >= 3:
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
