@@ -170,11 +170,12 @@ def validation_split(ds: Any, seed: int, val_fraction: float = 0.1) -> Any:
 
 
 def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> str:
-    """The model's flash, named: codegen's estimate for the project's variant, and the bytes
-    the last build of that variant measured."""
+    """The model's flash, named: codegen's estimate of the C for the project's variant, and
+    the bytes the last build of that variant measured, in the language it was built in."""
     from codegen.cgen import flash_estimate
 
     text = f"~{flash_estimate(model, variant):,} B inference flash ({variant} C, estimated)"
     if build and build.get("build", {}).get("variant") == variant:
-        text += f"; built: {build['verify']['inference_flash']:,} B"
+        lang = "Rust" if build["build"].get("lang") == "rust" else "C"
+        text += f"; built ({lang}): {build['verify']['inference_flash']:,} B"
     return text

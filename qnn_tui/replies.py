@@ -155,6 +155,7 @@ class RepliesMixin:
                                           m.summary, m.summary["build"].get("lang", "c")))
         self.pane(CodePane).built(m.summary)
         self.pane(RunsPane).refresh_all()
+        self.pane(QuantPane).refresh_status()  # its flash line names the measured bytes
         v = m.summary["verify"]
         ok = v["ok"]
         us = figures.microseconds(v["cycles"]["mean"], s.project.clock_mhz)
