@@ -239,6 +239,25 @@ def loop_plan(model: IntModel, block: int = 2) -> LoopPlan:
                     _utype([int(v) for v in mults]), constant)
 
 
+def distances_fit(p: LoopPlan, model: IntModel) -> bool:
+    """Whether v - lo fits int32 for every requantization of the loop variant (the input map's
+    and each layer's, v = (acc * M + C) >> n over the overflow proof's ranges): the Rust
+    requantize() then computes it wrapping. Fails only for a shift of 0 with products near
+    2^31."""
+    im = model.input_map
+    spans = []
+    for c, m, s in zip(p.input_constant, im.multiplier, im.shift, strict=True):
+        a, b = c, 65535 * int(m) + c
+        spans.append((min(a, b) >> int(s), max(a, b) >> int(s), im.lo))
+    for L, r in zip(p.layers, layer_ranges(model), strict=True):
+        mults = L.multiplier if p.one_shift else [int(m) for m in L.src.multiplier]
+        for i in range(L.n_out):
+            n = int(L.src.shift.max()) if p.one_shift else int(L.src.shift[i])
+            lo, hi = requant_range(r.acc_lo[i], r.acc_hi[i], mults[i], n)
+            spans.append((lo >> n, hi >> n, L.lo))
+    return all(fits_int32(v_lo - lo, v_hi - lo) for v_lo, v_hi, lo in spans)
+
+
 # Inputs per pass of the C loop's inner loop (two 2x2 tiles): the C pads inputs to fours.
 C_BLOCK = 4
 

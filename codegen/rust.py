@@ -4,15 +4,20 @@ written from the Jinja2 templates in codegen/templates/ (*.rs.j2).
 The same two variants as the C (codegen/cgen.py), from the same numbers (codegen/plan.py,
 codegen/unrolled.py), computing exactly `qnn.intmodel.predict_int`:
 
-- "loop": named `static` tables per layer and one `dense` loop that reads them.
+- "loop": the C's layout (codegen.plan.loop_plan): per layer a weight table and a table of
+  `Rows` (each output pair's folded constants and multipliers, walked by one iterator), a
+  `LAYERS` table that `predict_into` loops over with `dense` inlined (one stack frame); the
+  inner loop takes two inputs per pass (the C four), so inputs are padded to pairs.
 - "unrolled": one statement per nonzero weight, the weight as a constant; at <= 4-bit weights
   two output rows share each multiply where the overflow proof allows.
 
 What the module never does, so that the linked object holds no panic machinery and no helper:
-index (every table is walked by iterators, or destructured), overflow-check (every sum is a
-`Wrapping<u32>` or a `wrapping_*` call, in debug builds too: the overflow proof says the true
-values fit), divide, use 64-bit integers or floats at run time, or zero-fill/copy an array (at
-opt-level "s" rustc turns those into calls of `__aeabi_memclr`/`__aeabi_memcpy`). Its C ABI
+index at run time (every table is walked by iterators, or destructured), overflow-check
+(every sum is a `Wrapping` or a `wrapping_*` call, in debug builds too: the overflow proof
+says the true values fit), divide, use 64-bit integers or floats at run time, zero-fill an
+array or copy more than 64 bytes at once (rustc turns those into calls of
+`__aeabi_memclr`/`__aeabi_memcpy`). The build's LLVM options (firmware/rust.py) were chosen by
+measuring these shapes; the source stays plain safe Rust. Its C ABI
 symbol `qnn_predict` is the C's, so the same harness and emulator run it.
 """
 
@@ -34,6 +39,13 @@ RUST_TYPES = {"uint8_t": "u8", "int8_t": "i8", "uint16_t": "u16", "int16_t": "i1
               "uint32_t": "u32", "int32_t": "i32"}
 # The loop variant's weight storage, by container bits (codegen.plan.tiles): the Format.
 FORMATS = {8: "Bytes", 4: "Nibbles", 2: "Crumbs"}
+# Inputs per pass of the Rust loop's inner loop (the C takes four): inputs padded to pairs.
+RUST_BLOCK = 2
+# The loop variant's activation buffers start as a copy of a constant up to this many values
+# (rustc 1.63 copies up to 64 bytes inline, with LDM/STM; a longer copy is a `memcpy` call),
+# wider ones by a fill loop.
+COPY_FILL_MAX = 32
+_FORMAT_FNS = {8: "bytes", 4: "nibbles", 2: "crumbs"}
 _FMT_DOC = {8: "as W + 128, rows i and i + 1 in two bytes per input",
             4: "as W + 8, rows i and i + 1 in a byte per input",
             2: "as W + 2, rows i and i + 1 of inputs j and j + 1 in a byte"}
@@ -122,34 +134,60 @@ def _api(model: IntModel, ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def _loop_source(model: IntModel, ctx: dict[str, Any]) -> str:
-    p = plan.loop_plan(model)
+    p = plan.loop_plan(model, RUST_BLOCK)
     im = model.input_map
-    width = max([plan._even(model.n_in)] + [L.n_out_pad for L in p.layers])
+    width = max([p.layers[0].n_in_pad] + [L.n_out_pad for L in p.layers])
+    rows = [r for L in p.layers for r in L.rows]
+    wc, wm = (max(len(str(r[k])) for r in rows) for k in (0, 1))
+
+    def rows_text(r0: tuple[int, int, int], r1: tuple[int, int, int]) -> str:
+        text = (f"Rows {{ constant: [{r0[0]:>{wc}}, {r1[0]:>{wc}}], "
+                f"multiplier: [{r0[1]:>{wm}}, {r1[1]:>{wm}}]")
+        return text + (" }" if p.one_shift else f", shift: [{r0[2]:>2}, {r1[2]:>2}] }}")
+
     views = []
     for L in p.layers:
-        mults = L.multiplier if p.one_shift else L.src.multiplier
         views.append({"k": L.k, "n_in": L.n_in, "n_out": L.n_out, "w_bits": L.src.w_bits,
                       "lo": L.lo, "span": L.span, "doc": _FMT_DOC[L.fmt],
-                      "format": FORMATS[L.fmt], "tiles": L.tiles,
-                      "group": 2 if L.fmt == 8 else 1, "n_in_pad": L.n_in_pad,
-                      "n_out_pad": L.n_out_pad,
+                      "format": f"Format::{FORMATS[L.fmt]}", "tiles": L.tiles,
+                      "n_in_pad": L.n_in_pad,
+                      "n_out_pad": L.n_out_pad, "row_bytes": L.n_in_pad * 2 // (8 // L.fmt),
                       "padded": L.n_in != L.n_in_pad or L.n_out != L.n_out_pad,
-                      "bias": _pad(L.bias, L.n_out_pad),
-                      "multiplier": _pad(mults, L.n_out_pad),
-                      "shift": int(L.src.shift.max()), "shifts": _pad(L.src.shift, L.n_out_pad)})
+                      "rows": [rows_text(L.rows[i], L.rows[i + 1])
+                               for i in range(0, L.n_out_pad, 2)],
+                      "shift": int(L.src.shift.max())})
+    mult = RUST_TYPES[p.rows_multiplier]
+    input_mult = RUST_TYPES[p.input_multiplier]
     return _ENV.get_template("loop.rs.j2").render(
         _api(model, ctx), file=f"{ctx['prefix']}_model.rs", what="the network, loop variant.",
         layers=views, formats=sorted({L.fmt for L in p.layers}, reverse=True),
-        one_shift=p.one_shift, mult=RUST_TYPES[p.multiplier],
-        input_mult=RUST_TYPES[p.input_multiplier], width=width,
-        input_zero_point=[int(z) for z in im.zero_point],
+        format_names=FORMATS, format_fns=_FORMAT_FNS, offsets={f: plan.FORMATS[f][2]
+                                                              for f in plan.FORMATS},
+        one_shift=p.one_shift, mult=mult, to_i32=lambda v: _to_i32(mult, v),
+        input_mult=input_mult, input_to_i32=_to_i32(input_mult, "m"), width=width,
+        max_row_bytes=max(v["row_bytes"] for v in views), copy_fill=width <= COPY_FILL_MAX,
         input_multiplier=[int(m) for m in im.multiplier],
-        input_shift=[int(s) for s in im.shift], n_in_odd=model.n_in % 2 == 1,
-        out_lo=model.layers[-1].lo, last=len(p.layers) % 2 == 1)
+        input_constant=p.input_constant, input_shift=[int(s) for s in im.shift],
+        pad_inputs=list(range(model.n_in, p.layers[0].n_in_pad)),
+        **_distance(p, model),
+        out_lo=model.layers[-1].lo)
 
 
-def _pad(values, n: int) -> list[int]:
-    return [int(v) for v in values] + [0] * (n - len(values))
+def _distance(p: plan.LoopPlan, model: IntModel) -> dict[str, str]:
+    """How requantize() takes v - lo: wrapping when the overflow proof's ranges show the true
+    difference fits i32 for every layer (always, unless a layer has shift 0 and products near
+    2^31), else saturating (exact too, and a few cycles slower)."""
+    if plan.distances_fit(p, model):
+        return {"distance": "wrapping_sub",
+                "distance_note": "exact: v - lo fits i32 (qnn/overflow.py ranges)"}
+    return {"distance": "saturating_sub",
+            "distance_note": "v - lo may not fit i32: saturated, then clamped"}
+
+
+def _to_i32(rtype: str, name: str) -> str:
+    """`name` of unsigned type `rtype` as an i32 (a u32 by `as`: the same bits, and the
+    product with it is taken modulo 2^32 anyway)."""
+    return f"{name} as i32" if rtype == "u32" else f"i32::from({name})"
 
 
 def _i32(v: int) -> int:

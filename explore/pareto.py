@@ -1,11 +1,15 @@
 """The Pareto front of measured configurations: a point is on it when no other point is at
-least as good on every axis (MSE, flash, cycles) and better on one."""
+least as good on every axis (MSE, flash, cycles) and better on one. Cycles within
+CYCLES_TOLERANCE of each other count as equal: a few cycles' difference is smaller than the
+spread of one network's cycles over its inputs, not a speed a user can have."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+CYCLES_TOLERANCE = 0.01  # 1 %: about the spread of one model's cycles from input to input
 
 
 @dataclass
@@ -34,14 +38,22 @@ class Point:
 
 
 def dominates(a: Point, b: Point) -> bool:
-    """a is at least as good as b everywhere and better somewhere.
+    """a is at least as good as b everywhere and better somewhere (cycles: by more than
+    CYCLES_TOLERANCE).
 
     >>> p = lambda m, f, c: Point((8,), (8, 8), (8,), m, f, c, 0)
     >>> dominates(p(1.0, 500, 900), p(1.0, 600, 900)), dominates(p(1.0, 500, 900), p(0.9, 600, 900))
     (True, False)
+    >>> dominates(p(4.0, 1024, 5148), p(7.8, 1024, 5144))  # 4 cycles faster is not faster
+    True
+    >>> dominates(p(1.0, 500, 900), p(1.0, 500, 905)), dominates(p(1.0, 500, 900), p(1.0, 500, 950))
+    (False, True)
     """
-    ca, cb = a.costs(), b.costs()
-    return all(x <= y for x, y in zip(ca, cb, strict=True)) and ca != cb
+    no_worse = (a.mse <= b.mse and a.flash_bytes <= b.flash_bytes
+                and a.cycles <= b.cycles * (1 + CYCLES_TOLERANCE))
+    better = (a.mse < b.mse or a.flash_bytes < b.flash_bytes
+              or a.cycles < b.cycles * (1 - CYCLES_TOLERANCE))
+    return no_worse and better
 
 
 def mark_pareto(points: Sequence[Point]) -> list[Point]:
@@ -57,14 +69,19 @@ def mark_pareto(points: Sequence[Point]) -> list[Point]:
 
 
 def best_within(points: Sequence[Point], max_flash: int | None = None,
-                max_cycles: int | None = None) -> Point | None:
-    """The most accurate point inside the budget (None when nothing fits).
+                max_cycles: int | None = None, max_us: float | None = None,
+                clock_mhz: float = 48.0) -> Point | None:
+    """The most accurate point inside the budget (None when nothing fits); `max_us` is
+    microseconds per inference at `clock_mhz` (worst-case cycles / clock).
 
     >>> p = lambda m, f, c: Point((8,), (8, 8), (8,), m, f, c, 0)
     >>> best_within([p(1, 900, 9), p(2, 500, 9)], max_flash=600).mse
     2
+    >>> best_within([p(1, 900, 4800), p(2, 500, 2400)], max_us=50, clock_mhz=48).mse
+    2
     """
     fits = [q for q in points
             if (max_flash is None or q.flash_bytes <= max_flash)
-            and (max_cycles is None or q.cycles <= max_cycles)]
+            and (max_cycles is None or q.cycles <= max_cycles)
+            and (max_us is None or q.cycles / clock_mhz <= max_us)]
     return min(fits, key=lambda q: (q.mse, q.flash_bytes, q.cycles), default=None)

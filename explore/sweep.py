@@ -8,10 +8,12 @@ cycles and stack on the emulated M0, bit for bit against the numpy reference
 (explore.measure). `sweep(...)` is a generator: progress, then a SweepResult; it checks
 `stop()` between configurations and epochs, so a CLI or the workbench's worker can drive it.
 
-    OUT/sweep.json   every point (hidden, w_bits, a_bits, mse, flash_bytes, cycles,
-                     stack_bytes, pareto), written atomically
+    OUT/sweep.json   every point (hidden, w_bits, a_bits, mse, flash_bytes, cycles, us at
+                     the clock, stack_bytes, pareto), written atomically
     OUT/best/        with a budget: the most accurate configuration within it, a run folder
                      ready for `qnn export` (qnn.run.save_run)
+    OUT/points/NN-…/ with save_points: every point's run folder (its "run" in sweep.json),
+                     so any point can be exported or adopted later without retraining
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from explore.pareto import Point, best_within, mark_pareto
 
 SWEEP_JSON = "sweep.json"
 BEST = "best"
+POINTS = "points"
 TEST_FRACTION = 0.1  # rows held out from training and validation, for the measured MSE
 
 
@@ -40,6 +43,8 @@ class SweepProgress:
     total: int
     detail: str
     elapsed: float
+    point: Point | None = None  # stage "measure": the point just measured
+    result: Any = None  # ... and its qnn.train.TrainResult
 
 
 @dataclass
@@ -69,10 +74,25 @@ def point_of(result: Any, m: dict[str, Any]) -> Point:
                         "best_epoch": result.best_epoch})
 
 
-def point_json(p: Point) -> dict[str, Any]:
+def point_json(p: Point, clock_mhz: float | None = None) -> dict[str, Any]:
+    """A point as sweep.json keeps it; with a clock, also its worst-case µs per inference."""
+    us = {"us": p.cycles / clock_mhz} if clock_mhz else {}
     return {"label": p.label, "hidden": list(p.hidden), "w_bits": list(p.w_bits),
             "a_bits": list(p.a_bits), "mse": p.mse, "flash_bytes": p.flash_bytes,
-            "cycles": p.cycles, "stack_bytes": p.stack_bytes, "pareto": p.pareto, **p.extra}
+            "cycles": p.cycles, **us, "stack_bytes": p.stack_bytes, "pareto": p.pareto,
+            **p.extra}
+
+
+def run_name(k: int, p: Point) -> str:
+    """The folder of the k-th point under OUT/points/.
+
+    >>> run_name(3, Point((16, 16), (8, 4, 8), (8, 6), 1.0, 990, 3800, 68))
+    '03-h16-16-w8-4-8-a8-6'
+    """
+    def dashed(v: tuple[int, ...]) -> str:
+        return "-".join(map(str, v))
+
+    return f"{k:02d}-h{dashed(p.hidden)}-w{dashed(p.w_bits)}-a{dashed(p.a_bits)}"
 
 
 def split_three(ds: Any, cfg: Any) -> tuple[Any, Any, Any]:
@@ -123,29 +143,40 @@ def train_and_measure(ds: Any, cfgs: list[Any], variant: str, stop: Callable[[],
                                              "test": test.n}
             out.append((r, p))
             done += 1
-            yield SweepProgress("measure", done, total, p.label, time.perf_counter() - t0)
+            yield SweepProgress("measure", done, total, p.label, time.perf_counter() - t0,
+                                p, r)
     yield out, t_train
 
 
-def check_budget(max_flash: int | None, max_cycles: int | None) -> None:
-    for name, v in (("--max-flash", max_flash), ("--max-cycles", max_cycles)):
-        if v is not None and v < 1:
-            raise QnnError(f"{name} {v}: a budget must be a positive number.")
+CLOCK_RANGE = (1.0, 1000.0)  # MHz, as qnn.project
+
+
+def check_budget(max_flash: int | None, max_cycles: int | None, max_us: float | None = None,
+                 clock_mhz: float = 48.0) -> None:
+    for name, v in (("--max-flash", max_flash), ("--max-cycles", max_cycles),
+                    ("--max-us", max_us)):
+        if v is not None and not v > 0:  # not >: NaN is refused too
+            raise QnnError(f"{name} {v:g}: a budget must be a positive number.")
+    if not CLOCK_RANGE[0] <= clock_mhz <= CLOCK_RANGE[1]:
+        raise QnnError(f"--clock-mhz {clock_mhz:g}: outside {CLOCK_RANGE[0]:g}.."
+                       f"{CLOCK_RANGE[1]:g}; give the core clock in MHz, e.g. 48.")
 
 
 def sweep(ds: Any, cfgs: list[Any], out: str | Path, *, variant: str = "loop",
           max_flash: int | None = None, max_cycles: int | None = None,
+          max_us: float | None = None, clock_mhz: float = 48.0,
           per_layer: bool = False, stop: Callable[[], bool] = lambda: False,
-          data_info: dict[str, Any] | None = None
+          data_info: dict[str, Any] | None = None, save_points: bool = False
           ) -> Iterator[SweepProgress | SweepResult]:
     """Train and measure `cfgs` (or, with per_layer, search per-layer widths from cfgs[0]'s
     sizes and the widths in cfgs, see explore.perlayer); write OUT/sweep.json and, with a
-    budget, OUT/best/."""
+    budget (flash bytes, cycles, µs at `clock_mhz`), OUT/best/; with save_points, each
+    point's run folder in OUT/points/ as it is measured."""
     from codegen.cgen import VARIANTS
 
     if variant not in VARIANTS:
         raise QnnError(f"variant {variant!r}: choose one of {', '.join(VARIANTS)}.")
-    check_budget(max_flash, max_cycles)
+    check_budget(max_flash, max_cycles, max_us, clock_mhz)
     if not cfgs:
         raise QnnError("the grid is empty; give at least one size and bit width.")
     for c in cfgs:
@@ -163,27 +194,44 @@ def sweep(ds: Any, cfgs: list[Any], out: str | Path, *, variant: str = "loop",
         gen = search(ds, cfgs, variant, stop, t0)
     else:
         gen = train_and_measure(ds, cfgs, variant, stop, t0, 0, len(cfgs))
+    n_saved = 0
     for ev in gen:
         if isinstance(ev, tuple):
             pairs, t_train = ev
         else:
+            if save_points and ev.point is not None:
+                name = run_name(n_saved, ev.point)
+                save_point(ds, ev.result, ev.point, out / POINTS / name, data_info)
+                ev.point.extra["run"] = f"{POINTS}/{name}"
+                n_saved += 1
             yield ev
     points = [p for _, p in pairs]
     front = mark_pareto(points)
-    budget = max_flash is not None or max_cycles is not None
-    best = best_within(points, max_flash, max_cycles) if budget else None
+    budget = any(v is not None for v in (max_flash, max_cycles, max_us))
+    best = best_within(points, max_flash, max_cycles, max_us, clock_mhz) if budget else None
     by_label = {p.label: r for r, p in pairs}
-    doc = {"variant": variant, "budget": {"max_flash": max_flash, "max_cycles": max_cycles},
+    doc = {"variant": variant, "clock_mhz": clock_mhz,
+           "budget": {"max_flash": max_flash, "max_cycles": max_cycles, "max_us": max_us},
            "best": best.label if best else None, "stopped": stop(),
-           "data": data_info or {}, "points": [point_json(p) for p in points]}
+           "seconds": time.perf_counter() - t0, "train_seconds": t_train,
+           "data": data_info or {}, "points": [point_json(p, clock_mhz) for p in points]}
+    if per_layer:
+        from explore.perlayer import compare_uniform
+
+        doc["per_layer_vs_uniform"] = compare_uniform(points)
     atomic_write_json(out / SWEEP_JSON, doc)
     if best is not None:
-        from qnn.pipeline import metrics_of
-        from qnn.run import save_run
-
-        r = by_label[best.label]
-        _, val_ds, _ = split_three(ds, r.config)
-        save_run(out / BEST, r, {**metrics_of(r, val_ds), "sweep_point": point_json(best)},
-                 data_info or {})
+        save_point(ds, by_label[best.label], best, out / BEST, data_info)
     yield SweepResult(points, front, best, out, time.perf_counter() - t0, t_train, stop(),
                       by_label)
+
+
+def save_point(ds: Any, r: Any, p: Point, run: Path, data_info: dict[str, Any] | None) -> None:
+    """The point's run folder (qnn.run.save_run), its validation metrics and the point."""
+    from qnn.pipeline import metrics_of
+    from qnn.run import save_run
+
+    _, val_ds, _ = split_three(ds, r.config)
+    metrics = {**metrics_of(r, val_ds), "best_epoch": int(r.best_epoch), "split": "validation",
+               "val_rows": int(val_ds.n), "kind": "sweep", "sweep_point": point_json(p)}
+    save_run(run, r, metrics, data_info or {})

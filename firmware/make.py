@@ -74,7 +74,7 @@ def build(run: str | Path, out: str | Path | None = None, variant: str = "loop",
     if lang == "rust":
         from firmware.rust import describe_rustc
 
-        compiler = describe_rustc()
+        compiler = describe_rustc(variant)
     elf = out / ELF
     report = size_report(elf)
     problems = check_integer_only(elf)

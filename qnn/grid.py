@@ -26,21 +26,11 @@ import numpy as np
 from common.errors import QnnError
 from qnn import network as net
 from qnn.config import TrainConfig
+from qnn.epoch import ADAM, epoch_body
 from qnn.export import int_model_from_params
-from qnn.intmodel import map_inputs
-from qnn.schedule import one_cycle, ramp, shuffled_batches
+from qnn.schedule import shuffled_batches
 from qnn.steps import init_steps
-from qnn.train import (
-    ADAM,
-    DAMPEN,
-    LR_SCALE,
-    WEIGHT_DECAY,
-    Progress,
-    TrainResult,
-    epoch_body,
-    loss_level_of,
-    train,
-)
+from qnn.train import Progress, TrainResult, host_data, loss_level_of, phase_schedule, train
 
 
 @functools.lru_cache(maxsize=16)
@@ -107,13 +97,8 @@ def train_grid(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     for _ in range(done_float):
         shuffled_batches(rng, n_train, batch)
 
-    def host_data(x, y):
-        a0 = map_inputs(stats.input_map, x).astype(np.float32)
-        yn = ((y - stats.y_mean) / stats.y_std).astype(np.float32)
-        return a0, x.astype(np.int32), yn
-
-    train_np = host_data(x_train, y_train)
-    data_t, data_v = jax.device_put(train_np), jax.device_put(host_data(x_val, y_val))
+    train_np = host_data(stats, x_train, y_train)
+    data_t, data_v = jax.device_put(train_np), jax.device_put(host_data(stats, x_val, y_val))
     a0_sample = train_np[0][:4096]
     float_params = float_result.float_params
     params = _stack([init_steps(float_params, a0_sample, s) for s in specs])
@@ -133,11 +118,8 @@ def train_grid(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     for phase, n_epochs in plan:
         if n_epochs == 0 or stopped:
             continue
-        n_steps = n_epochs * n_batches
-        lrs = one_cycle(cfg0.lr * LR_SCALE[phase], n_steps).reshape(n_epochs, -1)
-        dampen = ramp(DAMPEN[phase] * loss_level, n_steps).reshape(n_epochs, -1)
+        sched = phase_schedule(cfg0, phase, n_epochs, n_batches, loss_level)
         adam_state = adam_init_many(params)
-        exact, learn_steps = np.float32(phase == "int"), np.float32(phase != "int")
         for e in range(n_epochs):
             if stop():
                 stopped = True
@@ -145,8 +127,8 @@ def train_grid(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
             t0 = time.perf_counter()
             batches = shuffled_batches(rng, n_train, batch)
             params, adam_state, loss, vals = run_epoch(
-                params, adam_state, lrs[e], dampen[e], batches, exact, learn_steps,
-                np.float32(WEIGHT_DECAY / n_batches), consts, data_t, data_v)
+                params, adam_state, sched.lrs[e], sched.dampen[e], batches, sched.exact,
+                sched.learn_steps, sched.decay, consts, data_t, data_v)
             loss, (v_float, v_fq, v_int) = np.asarray(loss), (np.asarray(v) for v in vals)
             dt = time.perf_counter() - t0
             epoch_no += 1

@@ -120,10 +120,32 @@ def load_result(run: str | Path) -> TrainResult:
                        model, history)
 
 
-def eval_run(run: str | Path, data: str | Path) -> dict[str, Any]:
-    from sim.dataset import load_dataset
+SPLITS = ("all", "val", "train")
 
+
+def eval_run(run: str | Path, data: str | Path, split: str = "all") -> dict[str, Any]:
+    """Both models on the rows of `data` that `split` names: all of them, or the validation
+    (or training) rows the run's own split kept, i.e. the numbers `qnn train` and the
+    workbench report, which needs the very file the run was trained on."""
+    from sim.dataset import load_dataset
+    from sim.dataset import split as split_rows
+
+    if split not in SPLITS:
+        raise QnnError(f"--split {split!r}: choose one of {', '.join(SPLITS)}.")
     model, float_params, spec = load_run(run)
     ds = load_dataset(data)
     check_compatible(model, ds)
-    return {"run": str(run), "data": str(data), **evaluate(model, float_params, spec, ds.x, ds.y)}
+    if split != "all":
+        cfg_json = load_json(run, CONFIG)
+        trained_on = cfg_json.get("data") or {}
+        if trained_on.get("n") != ds.n or trained_on.get("meta", ds.meta) != ds.meta:
+            raise QnnError(f"--split {split} takes the rows the run kept for it from the file "
+                           f"it was trained on ({trained_on.get('path', '?')}, "
+                           f"{trained_on.get('n', '?')} rows); {data} is another file "
+                           f"({ds.n} rows). Give that file, or --split all.")
+        cfg = TrainConfig.from_json(cfg_json["train"])
+        train_ds, val_ds = split_rows(ds, cfg.val_fraction, seed=cfg.seed)
+        ds = val_ds if split == "val" else train_ds
+    named = {"all": "all", "val": "validation", "train": "training"}[split]
+    return {"run": str(run), "data": str(data), "split": named,
+            **evaluate(model, float_params, spec, ds.x, ds.y)}

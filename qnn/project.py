@@ -7,6 +7,7 @@
                        and summary.json (replaced whole by each successful build)
     DIR/c/             where the workbench exports qnn_model.c/.h by default (`export_dir`)
     DIR/runs.json      the history of trained/built configurations (qnn_tui.runs)
+    DIR/sweep/         the Explore pane's last sweep: sweep.json, points/NN-…/ run folders
 
 project.json (every key optional; missing keys take the defaults of `Project`)::
 
@@ -16,7 +17,7 @@ project.json (every key optional; missing keys take the defaults of `Project`)::
      "hidden": [16, 16], "w_bits": [8, 8, 8], "a_bits": [8, 8],
      "epochs": [150, 30, 5], "epochs_finetune": 15, "lr": 0.03, "batch_size": 64,
      "variant": "loop", "pose": [...], "clock_mhz": 48.0, "export_dir": null,
-     "data_source": null}
+     "data_source": null, "sweep": {...what the Explore pane sweeps, qnn.sweepconf...}}
 
 Textual-free and JAX-free: plain dataclasses and functions the workbench (and tests) call.
 """
@@ -42,6 +43,7 @@ RUN = "run"
 C_DIR = "c"
 BUILD_DIR = "build"
 RUNS = "runs.json"
+SWEEP_DIR = "sweep"
 VARIANTS = ("loop", "unrolled")  # the C variants (codegen.cgen.VARIANTS)
 OLD_VARIANTS = {"compact": "loop", "fast": "unrolled"}  # names before issue 8
 BITS_RANGE = (2, 8)
@@ -79,6 +81,7 @@ class Project:
     clock_mhz: float = 48.0  # the M0's clock, for microseconds per inference
     export_dir: str | None = None  # where the C was last exported (None: DIR/c)
     data_source: str | None = None  # the recorded file dataset.npz was imported from
+    sweep: dict[str, Any] = field(default_factory=dict)  # overrides of qnn.sweepconf
 
     # ---- derived -------------------------------------------------------------------------
     @property
@@ -121,6 +124,9 @@ class Project:
             raise QnnError(f"w_bits needs {self.n_layers} values and a_bits "
                            f"{self.n_layers - 1} for hidden sizes {self.hidden}.")
         self.train_config().validate()
+        from qnn.sweepconf import sweep_settings
+
+        sweep_settings(self.sweep, self.hidden)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -193,7 +199,7 @@ class Opened:
 def paths(d: str | Path) -> dict[str, Path]:
     d = Path(d)
     return {"project": d / PROJECT_FILE, "dataset": d / DATASET, "run": d / RUN,
-            "c": d / C_DIR, "build": d / BUILD_DIR, "runs": d / RUNS}
+            "c": d / C_DIR, "build": d / BUILD_DIR, "runs": d / RUNS, "sweep": d / SWEEP_DIR}
 
 
 def open_project(d: str | Path) -> Opened:

@@ -9,27 +9,24 @@
           The model exported is the model that was evaluated.
 
 Every phase is Adam over shuffled mini-batches with a one-cycle learning rate (see
-qnn.schedule), one jitted lax.scan per epoch. `train(...)` yields a `Progress` after every
-epoch and finally a `TrainResult`; it checks `stop()` between epochs, so a CLI, a test or the
-workbench's worker can drive and cancel it.
+qnn.schedule), one jitted lax.scan per epoch (qnn.epoch: the loss, the penalty, the step
+update). `train(...)` yields a `Progress` after every epoch and finally a `TrainResult`; it
+checks `stop()` between epochs, so a CLI, a test or the workbench's worker can drive and
+cancel it.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from qnn import network as net
 from qnn.config import TrainConfig
+from qnn.epoch import adam_init, epoch_fn, precompile_quantized
 from qnn.export import int_model_from_params
 from qnn.intmodel import IntModel, map_inputs
 from qnn.schedule import one_cycle, ramp, shuffled_batches
@@ -48,12 +45,6 @@ DAMPEN = {"float": 0.0, "qat": 30.0, "int": 30.0}
 # strong pull towards small weights, against the hundreds of one on 20k samples a light one;
 # it also leaves the weights easier to quantize.
 WEIGHT_DECAY = 10.0
-
-# Compiles dominate short runs; keep them across processes (CLI, tests, the workbench).
-jax.config.update("jax_compilation_cache_dir", os.environ.get(
-    "QNN_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "qnn-tui", "jax")))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-
 
 @dataclass
 class Progress:
@@ -82,138 +73,34 @@ class TrainResult:
     best_epoch: int = 0  # the epoch whose integer model was kept
 
 
-def loss_fn(quantized: bool, spec: net.NetSpec, consts):
-    """The training loss: MSE of standardised predictions, of the float network or of the
-    quantized one. With `exact` = 1 (the int phase) the quantized forward value is the
-    integer-exact network's, so the loss is the exported model's, while gradients flow
-    through the fake-quantized one (straight-through); with 0 (qat) it is the fake-quantized
-    network's. A traced number rather than a Python flag: both phases share one compile."""
-    def loss(params, exact, a0, x_u16, yn):
-        if not quantized:
-            return jnp.mean((net.float_forward(params, a0, spec) - yn) ** 2)
-        def with_exact(pred):
-            ip = jax.lax.stop_gradient(net.to_int_params(params, spec, consts))
-            exact_pred = net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts)
-            return pred + jax.lax.stop_gradient(exact_pred - pred)
-
-        pred = net.fq_forward(params, a0, spec, consts)
-        # A cond, not a product with `exact`: the qat phase skips the integer network's cost
-        # (most of a quantized step's); `exact` is shared by vmapped configurations
-        # (qnn.grid), so it stays a cond there too.
-        pred = jax.lax.cond(exact > 0, with_exact, lambda p: p, pred)
-        return jnp.mean((pred - yn) ** 2)
-
-    return loss
+@dataclass
+class PhaseSchedule:
+    """What a phase's epochs are given besides the data: per-epoch rows of per-step learning
+    rates and oscillation-penalty weights, and the flags and weight decay of the phase."""
+    lrs: np.ndarray  # [epochs, steps per epoch]
+    dampen: np.ndarray  # [epochs, steps per epoch]
+    exact: np.float32  # 1: the forward value is the integer-exact network's (int phase)
+    learn_steps: np.float32  # 0: quantizer steps frozen (int phase: M and n depend on them)
+    decay: np.float32  # weight decay per step, relative to the learning rate
 
 
-def oscillation_penalty(params, spec: net.NetSpec, consts=None) -> jax.Array:
-    """Mean squared distance of each weight from the centre of its quantization bin, in steps
-    (Nagel et al., 2022, "Overcoming oscillations in quantization-aware training"). With the
-    straight-through estimator, low-bit weights settle on bin boundaries and flip between two
-    integers from step to step; weighted up over the quantized phases, this term pulls them
-    into their bins, so the integer network stops changing under the optimizer's noise."""
-    total = 0.0
-    for k, layer in enumerate(params):
-        lo, hi = net.w_range(spec, consts, k)
-        s = jax.lax.stop_gradient(net.step(layer["sw"]))[:, None]
-        v = jnp.clip(layer["w"] / s, lo, hi)
-        total = total + jnp.mean((v - jax.lax.stop_gradient(jnp.floor(v + 0.5))) ** 2)
-    return total
+def phase_schedule(cfg: TrainConfig, phase: str, n_epochs: int, n_batches: int,
+                   loss_level: float) -> PhaseSchedule:
+    """The schedule of one phase, the same for `qnn train` and for a grid (qnn.grid)."""
+    n_steps = n_epochs * n_batches
+    return PhaseSchedule(
+        one_cycle(cfg.lr * LR_SCALE[phase], n_steps).reshape(n_epochs, -1),
+        ramp(DAMPEN[phase] * loss_level, n_steps).reshape(n_epochs, -1),
+        np.float32(phase == "int"), np.float32(phase != "int"),
+        np.float32(WEIGHT_DECAY / n_batches))
 
 
-ADAM = optax.scale_by_adam()  # the learning rate is applied per step, from the schedule
-
-
-def relative_step_updates(updates, params, learn_steps):
-    """Adam's update of each quantizer step scaled by the step itself (times `learn_steps`,
-    0 or 1). Adam moves every parameter by about the learning rate whatever its gradient's
-    size, so LSQ's gradient scaling is lost on it, and a 0.01 activation step would change by
-    half of itself per update; scaled, steps move in proportion (as if learned in log
-    space)."""
-    return [{k: (u * jnp.abs(layer[k]) * learn_steps if k in ("sw", "sa") else u)
-             for k, u in upd.items()} for upd, layer in zip(updates, params, strict=True)]
-
-
-@functools.lru_cache(maxsize=64)
-def epoch_fn(quantized: bool, spec: net.NetSpec):
-    """`epoch_body` jitted, once per network (qnn.grid vmaps the body over configurations)."""
-    return jax.jit(epoch_body(quantized, spec))
-
-
-def epoch_body(quantized: bool, spec: net.NetSpec):
-    """One jitted epoch: a lax.scan of Adam steps over the given batches (row indices) with
-    their learning rates and oscillation-penalty weights, then the validation losses (one
-    call, one compile). Everything data-, phase- or schedule-dependent is an argument,
-    nothing is baked in, so two compiles (float and quantized) serve every run of this
-    network, and the persistent compile cache hits across processes. `learn_steps` = 0
-    freezes the quantizer steps (the int phase: the dyadic multipliers depend on them);
-    `decay` is the weight decay per step, relative to the learning rate."""
-
-    def epoch(params, adam_state, lrs, dampen, batches, exact, learn_steps, decay, consts, data,
-              val):
-        loss = loss_fn(quantized, spec, consts)
-        a0, x_u16, yn = data
-
-        def objective(params, lam, rows):
-            task = loss(params, exact, a0[rows], x_u16[rows], yn[rows])
-            if not quantized:
-                return task, task
-            return task + lam * oscillation_penalty(params, spec, consts), task
-
-        def step(carry, schedule):
-            params, adam_state = carry
-            lr, lam, rows = schedule
-            grads, task = jax.grad(objective, has_aux=True)(params, lam, rows)
-            updates, adam_state = ADAM.update(grads, adam_state)
-            updates = relative_step_updates(updates, params, learn_steps)
-            params = [{k: p - lr * (updates[i][k] + (decay * p if k == "w" else 0))
-                       for k, p in layer.items()} for i, layer in enumerate(params)]
-            return (params, adam_state), task
-
-        (params, adam_state), losses = jax.lax.scan(step, (params, adam_state),
-                                                    (lrs, dampen, batches))
-        return params, adam_state, jnp.mean(losses), validate(params, quantized, spec, consts, val)
-
-    return epoch
-
-
-def validate(params, quantized: bool, spec: net.NetSpec, consts, val):
-    """Validation MSE (standardised) of the float, fake-quantized and integer-exact networks
-    (the last two NaN for a float network: its quantizer steps are not set yet)."""
-    a0, x_u16, yn = val
-    v_float = jnp.mean((net.float_forward(params, a0, spec) - yn) ** 2)
-    if not quantized:
-        return v_float, jnp.float32(jnp.nan), jnp.float32(jnp.nan)
-    ip = net.to_int_params(params, spec, consts)
-    exact = net.int_to_norm(net.int_forward(ip, x_u16, spec, consts), consts)
-    return (v_float, jnp.mean((net.fq_forward(params, a0, spec, consts) - yn) ** 2),
-            jnp.mean((exact - yn) ** 2))
-
-
-adam_init = jax.jit(ADAM.init)  # jitted: op by op, its zeros would each compile
-
-
-def precompile_quantized(spec: net.NetSpec, params, n_batches: int, batch: int, consts,
-                         data, val) -> threading.Thread:
-    """Compile the quantized phases' epoch in a background thread while the float phase
-    runs. On a cold compile cache this hides most of its seconds-long XLA compile behind the
-    float epochs (XLA compiles without the GIL); the quantized phase then finds it in the
-    persistent compile cache. The params only give shapes (the float network's placeholder
-    steps have the quantized phase's)."""
-    def abstract(tree):
-        return jax.tree.map(lambda v: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype),
-                            tree)
-
-    f32 = jax.ShapeDtypeStruct((), np.float32)
-    args = (abstract(params), jax.eval_shape(ADAM.init, params),
-            jax.ShapeDtypeStruct((n_batches,), np.float32),
-            jax.ShapeDtypeStruct((n_batches,), np.float32),
-            jax.ShapeDtypeStruct((n_batches, batch), np.int32), f32, f32, f32,
-            abstract(consts), abstract(data), abstract(val))
-    thread = threading.Thread(target=lambda: epoch_fn(True, spec).lower(*args).compile(),
-                              daemon=True)
-    thread.start()
-    return thread
+def host_data(stats: DataStats, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mapped inputs as float, raw uint16 readings as int32, standardised targets): the
+    quantized networks see the reference's own input map; the integer one the raw readings."""
+    a0 = map_inputs(stats.input_map, x).astype(np.float32)
+    yn = ((y - stats.y_mean) / stats.y_std).astype(np.float32)
+    return a0, x.astype(np.int32), yn
 
 
 def loss_level_of(history: list[Progress]) -> float:
@@ -247,12 +134,7 @@ def train(
                                                          cfg.m_bits)
     consts = net.make_consts(stats)
 
-    def host_data(x, y):
-        a0 = map_inputs(stats.input_map, x).astype(np.float32)  # the reference's own map
-        yn = ((y - stats.y_mean) / stats.y_std).astype(np.float32)
-        return a0, x.astype(np.int32), yn
-
-    train_np, val_np = host_data(x_train, y_train), host_data(x_val, y_val)
+    train_np, val_np = host_data(stats, x_train, y_train), host_data(stats, x_val, y_val)
     train_data, val_data = jax.device_put(train_np), jax.device_put(val_np)
     a0_sample = train_np[0][:4096]  # for the quantizer steps' initial values
     x_mean, x_std = input_moments(train_np[0], spec.in_scale())
@@ -294,13 +176,10 @@ def train(
         if phase == "float":
             data_t = jax.device_put(standardized(train_np, spec.in_scale(), x_mean, x_std))
             data_v = jax.device_put(standardized(val_np, spec.in_scale(), x_mean, x_std))
-        n_steps = n_epochs * n_batches
-        lrs = one_cycle(cfg.lr * LR_SCALE[phase], n_steps).reshape(n_epochs, -1)
-        dampen = ramp(DAMPEN[phase] * loss_level, n_steps).reshape(n_epochs, -1)
+        sched = phase_schedule(cfg, phase, n_epochs, n_batches, loss_level)
         if phase != "float" and warmup is not None:
             warmup.join()  # its compile is in the persistent cache now
         run_epoch, adam_state = epoch_fn(phase != "float", spec), adam_init(params)
-        exact, learn_steps = np.float32(phase == "int"), np.float32(phase != "int")
         for e in range(n_epochs):
             if stop():
                 stopped = True
@@ -308,8 +187,8 @@ def train(
             t0 = time.perf_counter()
             batches = shuffled_batches(rng, n_train, batch)
             params, adam_state, loss, vals = run_epoch(
-                params, adam_state, lrs[e], dampen[e], batches, exact, learn_steps,
-                np.float32(WEIGHT_DECAY / n_batches), consts, data_t, data_v)
+                params, adam_state, sched.lrs[e], sched.dampen[e], batches, sched.exact,
+                sched.learn_steps, sched.decay, consts, data_t, data_v)
             loss = float(loss)
             v_float, v_fq, v_int = (float(v) for v in vals)
             dt = time.perf_counter() - t0

@@ -1,4 +1,4 @@
-"""The App: five tabs over one Session, global keys, message routing, autosave.
+"""The App: six tabs over one Session, global keys, message routing, autosave.
 
 The panes own their widgets and figures; the workers (qnn_tui.workers) own the long work and
 qnn_tui.replies what follows their messages; this module only wires them together."""
@@ -18,6 +18,8 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from qnn_tui.busy import busy_names, status_line
 from qnn_tui.code_pane import CodePane
+from qnn_tui.explore_actions import ExploreMixin
+from qnn_tui.explore_pane import ExplorePane
 from qnn_tui.fields import EditScreen
 from qnn_tui.help import HelpScreen
 from qnn_tui.palette import system_commands
@@ -32,7 +34,7 @@ from qnn_tui.workers import WorkersMixin
 
 TABS = {"sim": ("1 Simulator", SimPane), "train": ("2 Training", TrainPane),
         "quant": ("3 Quantization", QuantPane), "code": ("4 Codegen", CodePane),
-        "runs": ("5 Runs", RunsPane)}
+        "explore": ("5 Explore", ExplorePane), "runs": ("6 Runs", RunsPane)}
 PANES = tuple(cls for _, cls in TABS.values())
 
 
@@ -47,7 +49,7 @@ class PaneTabs(TabbedContent):
             event.prevent_default()  # Textual would call TabbedContent's handler too
 
 
-class QnnApp(RepliesMixin, WorkersMixin, App):
+class QnnApp(ExploreMixin, RepliesMixin, WorkersMixin, App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "qnn-tui"
     BINDINGS = [
@@ -57,7 +59,8 @@ class QnnApp(RepliesMixin, WorkersMixin, App):
         Binding("2", "show_tab('train')", "Train", show=False, priority=True),
         Binding("3", "show_tab('quant')", "Quant", show=False, priority=True),
         Binding("4", "show_tab('code')", "Code", show=False, priority=True),
-        Binding("5", "show_tab('runs')", "Runs", show=False, priority=True),
+        Binding("5", "show_tab('explore')", "Explore", show=False, priority=True),
+        Binding("6", "show_tab('runs')", "Runs", show=False, priority=True),
         # the panes' action keys also work from anywhere (shown in their pane's footer)
         Binding("g", "generate", "generate", show=False),
         Binding("t", "train", "train", show=False),
@@ -254,5 +257,5 @@ class QnnApp(RepliesMixin, WorkersMixin, App):
         self.pane(CodePane).action_export()
 
     def action_clock(self) -> None:
-        self.action_show_tab("code")
+        """k in panes 4 and 5: one clock, the project's, for every µs shown."""
         self.pane(CodePane).action_clock()

@@ -16,8 +16,6 @@ class LayerRow:
     shape: str
     w_bits: int
     a_bits: int | None  # None for the output layer (int16)
-    w_step: str
-    a_step: str
     multiplier: str
     shift: str
     worst_acc: int
@@ -54,8 +52,6 @@ def layer_rows(model: IntModel) -> list[LayerRow]:
             shape=f"{layer.n_in}x{layer.n_out}",
             w_bits=layer.w_bits,
             a_bits=None if last else layer.a_bits,
-            w_step=_span(layer.w_step, "{:.2g}"),
-            a_step="-" if last else f"{layer.a_step:.2g}",
             multiplier=_span(layer.multiplier),
             shift=_span(layer.shift),
             worst_acc=st.worst_acc,
@@ -72,8 +68,12 @@ def layer_detail(model: IntModel, k: int, limit: int = 64) -> str:
 
     layer = model.layers[k]
     st = analyze(model).stages[k + 1]
+    last = k == len(model.layers) - 1
+    # The learned float steps live here, not in the layer table: they are what the integer
+    # constants were made from, not what the firmware runs (and the table must fit 80 columns).
+    steps = "" if last else f", activation step {layer.a_step:.3g}"
     lines = [f"layer {k + 1}: {layer.n_in} -> {layer.n_out}, w {layer.w_bits} bit, "
-             f"clamp [{layer.lo}, {layer.hi}]",
+             f"clamp [{layer.lo}, {layer.hi}]{steps}",
              f"{'ch':>3} {'M':>10} {'shift':>5} {'bias':>10} {'w_step':>9} {'worst':>13}"]
     w_step = np.broadcast_to(np.asarray(layer.w_step, float).ravel() if np.size(layer.w_step)
                              else np.full(layer.n_out, np.nan), (layer.n_out,))
@@ -170,11 +170,12 @@ def validation_split(ds: Any, seed: int, val_fraction: float = 0.1) -> Any:
 
 
 def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> str:
-    """The model's flash, named: codegen's estimate for the project's variant, and the bytes
-    the last build of that variant measured."""
+    """The model's flash, named: codegen's estimate of the C for the project's variant, and
+    the bytes the last build of that variant measured, in the language it was built in."""
     from codegen.cgen import flash_estimate
 
     text = f"~{flash_estimate(model, variant):,} B inference flash ({variant} C, estimated)"
     if build and build.get("build", {}).get("variant") == variant:
-        text += f"; built: {build['verify']['inference_flash']:,} B"
+        lang = "Rust" if build["build"].get("lang") == "rust" else "C"
+        text += f"; built ({lang}): {build['verify']['inference_flash']:,} B"
     return text

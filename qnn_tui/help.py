@@ -16,7 +16,7 @@ HELP = """\
 
 | key | anywhere |
 |---|---|
-| `1`..`5` | Simulator, Training, Quantization, Codegen, Runs |
+| `1`..`6` | Simulator, Training, Quantization, Codegen, Explore, Runs |
 | `g` `t` `p` `x` `f` `b` | generate, train, pause, stop, fine-tune, build |
 | `ctrl+p` | command palette: every action, themes, screenshot |
 | `ctrl+s` | save (it also saves on every change and on quit) |
@@ -50,15 +50,26 @@ HELP = """\
 | `c` `h` `r` | source / C header with a usage example / report |
 | `e` | export qnn_model.c/.h (or qnn_model.rs) to a folder of your choice |
 
+| key | 5 Explore |
+|---|---|
+| `s` / `x` | sweep the settings (train side by side, measure on the emulated M0) / cancel |
+| `Enter` on a setting | sizes (`8,8; 16,16`), weight / activation bits, search, budget |
+| `Enter` or `u` on the front | make that point the model (its trained run, no retraining) |
+| `a` / `k` | plot against flash or µs / the M0 clock (MHz) |
+| budget | `1000 B`, `2400 cycles` or `50 us` (at the clock): a line on the plot, `*` the best |
+
 **The figures.** *val MSE*: mean squared error of the standardised outputs (each output
 counts alike) on the validation rows (10 % held out); *best integer model*: the epoch whose
-int32 network validated best, the one exported. *float baseline*: the float network before
+int32 network validated best, the one exported (`qnn eval RUN --data DATA --split val`
+gives the same figures). *float baseline*: the float network before
 QAT. *RMSE, p99, max |e|*: of that integer model, in each output's unit. *Identifiability*:
 the smallest singular value of d(readings)/d(pose): moving the pose by one half-range (e.g.
 10 mm) in its weakest direction moves the readings by at least that many ADC counts.
 *int32 room* (pane 3): bits left between the worst-case accumulator (and accumulator times
 M) and the int32 limit, proven for every input. *RAM* (pane 4) includes the firmware's stack
-reserve (the report says how much). *µs* = cycles / clock.
+reserve (the report says how much). *µs* = cycles / clock. *Explore* (pane 5): MSE in output
+units on rows held out from training; the *Pareto front*: no other point is both more
+accurate and cheaper (flash, cycles).
 """.format(variants=" / ".join(VARIANTS), default=VARIANTS[0], other=VARIANTS[-1])
 
 

@@ -51,3 +51,15 @@ class StatusChanged(Message):
 
     text: str
     toast: bool = False
+
+
+@dataclass
+class SweepStep(Message):
+    """Progress of the running sweep (explore.sweep.SweepProgress)."""
+
+    progress: Any
+
+
+@dataclass
+class SweepDone(Message):
+    doc: dict[str, Any] | None  # sweep.json as written; None: stopped before any point

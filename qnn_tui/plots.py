@@ -107,3 +107,63 @@ class DeferredPlot:
                 raise
         finally:
             self._plot_pending = False
+
+
+RICH_COLOUR = {"gray": "bright_black"}  # plotext colour names that rich spells otherwise
+
+
+def scatter_plot(groups: Sequence[tuple[str, str, str, Sequence[float], Sequence[float]]],
+                 width: int, height: int, title: str = "", xlabel: str = "",
+                 vline: float | None = None, vline_label: str = "",
+                 theme: str = "simple") -> Text:
+    """Points in groups (label, symbol, colour, xs, ys), drawn in order (the last on top),
+    and `vline`, a dotted vertical line (a budget), widening the x range to show it when it
+    is near the points. `height` counts the title and legend lines too."""
+    import plotext as plt
+
+    f = plt.figure
+    f.clear()
+    xs_all = [float(x) for g in groups for x in g[3]]
+    ys_all = [float(y) for g in groups for y in g[4]]
+    if not xs_all:
+        return Text(f"{title}\n(nothing to plot yet)", style="dim")
+    f.plot_size(max(width, 20), max(height - 2, MIN_HEIGHT))
+    f.theme(theme)
+    lo, hi = min(xs_all), max(xs_all)
+    span = (hi - lo) or abs(hi) or 1.0
+    shown = vline is not None and lo - span <= vline <= hi + span
+    if shown:
+        lo, hi = min(lo, vline), max(hi, vline)
+    pad = 0.04 * ((hi - lo) or span)
+    f.ruler("x").lim(lo - pad, hi + pad)
+    y_lo, y_hi = min(ys_all), max(ys_all)
+    y_pad = 0.08 * ((y_hi - y_lo) or 1.0)
+    f.ruler("y").lim(y_lo - y_pad, y_hi + y_pad)
+    legend = Text()
+    if shown:
+        n = 4 * max(height, 4)
+        line_ys = [y_lo - y_pad + (y_hi - y_lo + 2 * y_pad) * k / (n - 1) for k in range(n)]
+        f.draw(f.signal([vline] * n, line_ys, marker=plt.marker("┆", pixel="red")))
+    for label, symbol, colour, xs, ys in groups:
+        if len(xs):
+            f.draw(f.signal(list(map(float, xs)), list(map(float, ys)),
+                            marker=plt.marker(symbol, pixel=colour)))
+            legend.append(symbol, style=RICH_COLOUR.get(colour, colour))
+            legend.append(f" {label}  ")
+    if vline_label:
+        legend.append("┆", style="red")
+        legend.append(f" {vline_label}" + (" (off the plot)" if vline is not None and not shown
+                                            else ""))
+    f.legend(active=False)
+    if xlabel:
+        f.label(xlabel, axis="x")
+    head = Text(title, style="bold") if title else Text()
+    if title and head.cell_len + 2 + legend.cell_len <= width:
+        head.append("  ")  # one line for both when it fits: the plot gets the row
+        f.plot_size(max(width, 20), max(height - 1, MIN_HEIGHT))
+    else:
+        head.append("\n")
+    head.append_text(legend)
+    head.append("\n")
+    head.append_text(Text.from_ansi(str(f.build()).rstrip("\n")))
+    return head

@@ -1,5 +1,6 @@
-"""Pane 3, Quantization: one row per layer (bits, learned steps, dyadic M and shift,
-worst-case accumulator and its headroom to int32, flash bytes); +/- change the selected bit
+"""Pane 3, Quantization: one row per layer (bits, dyadic M and shift, worst-case
+accumulator and its headroom to int32, flash bytes; `d` shows each channel's constants and
+the learned steps); +/- change the selected bit
 width (w or a, toggled with `w`), the figures follow; `f` fine-tunes at the new widths."""
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from qnn.project import step_bits
 from qnn_tui.fields import plain
 from qnn_tui.figures import best_mse, flash_text, layer_detail, layer_rows
 
-COLUMNS = ("layer", "shape", "w", "a", "int32 room", "worst acc", "flash B", "M", "shift",
-           "w step", "a step")
+COLUMNS = ("layer", "shape", "w", "a", "int32 room", "worst acc", "flash B", "M", "shift")
 
 
 class QuantPane(Vertical):
@@ -65,10 +65,10 @@ class QuantPane(Vertical):
                 r = rows[k]
                 head = f"{r.headroom_bits:.1f} b" + ("" if r.ok else " OVERFLOW")
                 t.add_row(*plain(r.name, r.shape, wcell, acell, head, f"{r.worst_acc:,}",
-                                 r.flash_bytes, r.multiplier, r.shift, r.w_step, r.a_step))
+                                 r.flash_bytes, r.multiplier, r.shift))
             else:
                 name = "output" if last else f"hidden {k + 1}"
-                t.add_row(*plain(name, "", wcell, acell, *("..." for _ in range(7))))
+                t.add_row(*plain(name, "", wcell, acell, *("..." for _ in range(5))))
         if t.row_count:
             t.move_cursor(row=min(max(row, 0), t.row_count - 1))
         self.refresh_status()

@@ -152,9 +152,10 @@ class RepliesMixin:
         self._record(lambda: record_build(s.paths["runs"], self.runs,
                                           s.paths["run"] / "int_model.json",
                                           m.summary["build"].get("variant", s.variant),
-                                          m.summary))
+                                          m.summary, m.summary["build"].get("lang", "c")))
         self.pane(CodePane).built(m.summary)
         self.pane(RunsPane).refresh_all()
+        self.pane(QuantPane).refresh_status()  # its flash line names the measured bytes
         v = m.summary["verify"]
         ok = v["ok"]
         us = figures.microseconds(v["cycles"]["mean"], s.project.clock_mhz)
@@ -169,6 +170,8 @@ class RepliesMixin:
         self.notify(m.error, title=f"{m.what} failed", severity="error", timeout=12)
         if m.what == "build":
             self.pane(CodePane).show_error(m.error)
+        if m.what == "sweep":
+            self.sweep_failed()
         if m.what == "requantize":
             self.session.stale = False
             self.refresh_panes()

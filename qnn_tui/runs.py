@@ -83,14 +83,37 @@ def record_training(path: Path, entries: list[dict[str, Any]], int_model_path: P
     return entries
 
 
+def build_key(variant: str, lang: str) -> str:
+    """The key of a build in an entry's "builds": the variant for C (as runs.json always
+    had it), "<variant> rust" for Rust, so building one language keeps the other's figures.
+
+    >>> build_key("loop", "c"), build_key("loop", "rust")
+    ('loop', 'loop rust')
+    """
+    return variant if lang == "c" else f"{variant} {lang}"
+
+
+def build_label(key: str) -> str:
+    """What the runs table shows for a build key: the variant and the language.
+
+    >>> build_label("loop"), build_label("unrolled rust"), build_label("")
+    ('loop C', 'unrolled Rust', '-')
+    """
+    if not key:
+        return "-"
+    variant, _, lang = key.partition(" ")
+    return f"{variant} {'Rust' if lang == 'rust' else 'C'}"
+
+
 def record_build(path: Path, entries: list[dict[str, Any]], int_model_path: Path,
-                 variant: str, summary: dict[str, Any]) -> list[dict[str, Any]]:
+                 variant: str, summary: dict[str, Any], lang: str = "c"
+                 ) -> list[dict[str, Any]]:
     entries = [dict(e) for e in entries]
     digest = model_hash(int_model_path)
     for e in reversed(entries):
         if e["model"] == digest:
             v = summary["verify"]
-            e.setdefault("builds", {})[variant] = {
+            e.setdefault("builds", {})[build_key(variant, lang)] = {
                 "flash": v.get("inference_flash"), "cycles": v["cycles"]["mean"],
                 "cycles_slow_multiply": v.get("cycles_slow_multiply", {}).get("mean"),
                 "ok": bool(v.get("ok")), "time": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -1,4 +1,4 @@
-"""Pane 5, Runs: every model the workbench made in this project (runs.json), with its bit
+"""Pane 6, Runs: every model the workbench made in this project (runs.json), with its bit
 widths, validation MSE, per-output RMSE in output units, and for each variant built its flash
 bytes, cycles and microseconds at the project's clock; the current model is marked."""
 
@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Static
 
 from qnn_tui.fields import plain
 from qnn_tui.figures import microseconds
-from qnn_tui.runs import current
+from qnn_tui.runs import build_label, current
 
-COLUMNS = ("", "#", "made by", "w bits", "a bits", "val MSE", "variant", "flash B", "cycles",
+COLUMNS = ("", "#", "made by", "w bits", "a bits", "val MSE", "build", "flash B", "cycles",
            "µs", "sizes", "when", "RMSE per output (int model, validation rows)")
 
 
@@ -58,7 +58,7 @@ class RunsPane(Vertical):
             for variant, b in builds.items():
                 cyc = b.get("cycles") if isinstance(b, dict) else None
                 flash = b.get("flash") if isinstance(b, dict) else None
-                t.add_row(*plain(*base, variant or "-",
+                t.add_row(*plain(*base, build_label(variant),
                                  f"{flash:,}" if isinstance(flash, int) else "-",
                                  f"{cyc:,.0f}" if isinstance(cyc, int | float) else "-",
                                  microseconds(cyc, mhz) if isinstance(cyc, int | float)
@@ -70,5 +70,5 @@ class RunsPane(Vertical):
         self.query_one("#runs-status", Static).update(
             f"{len(entries)} model{plural} made in this project (kept in "
             f"{s.paths['runs'].name}); ▶ marks the one in run/. val MSE: normalised, "
-            f"validation rows; µs at {mhz:g} MHz (k in pane 4)" if entries else
+            f"validation rows; µs at {mhz:g} MHz (k, pane 4 or 5)" if entries else
             "no runs yet: each training, fine-tune and build is recorded here.")

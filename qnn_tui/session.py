@@ -98,6 +98,8 @@ class Session:
     stale: bool = False  # the bit widths changed since int_model was made
     lang: str = "c"  # what the codegen pane shows and builds: "c" or "rust"
     created: bool = False  # the folder was new: the project has just been made
+    sweep: dict[str, Any] | None = None  # the last sweep's sweep.json (qnn_tui.sweeps)
+    sweep_live: list[Any] | None = None  # points of the running sweep, as measured
 
     @classmethod
     def open(cls, d: str | Path) -> Session:
@@ -112,6 +114,7 @@ class Session:
             if kept:
                 save_project(s.dir, s.project)
         s.load_artifacts()
+        s.load_sweep()
         return s
 
     @property
@@ -162,6 +165,14 @@ class Session:
                 self.lang = "rust" if self.build["build"].get("lang") == "rust" else "c"
             if why:
                 self.warnings.append(f"{summary}: {why}; press b (pane 4) to build again.")
+
+    def load_sweep(self) -> None:
+        from qnn_tui.sweeps import SWEEP_JSON, load_sweep
+
+        self.sweep, why = load_sweep(self.paths["sweep"])
+        if why and why != "missing":
+            self.warnings.append(f"{self.paths['sweep'] / SWEEP_JSON}: {why}; the Explore pane "
+                                 "starts empty (s in pane 5 sweeps again).")
 
     def bits_match(self) -> bool:
         m = self.int_model

@@ -22,6 +22,8 @@ from qnn_tui.messages import (
     BusyChanged,
     DatasetReady,
     StatusChanged,
+    SweepDone,
+    SweepStep,
     TrainDone,
     TrainProgress,
     WorkFailed,
@@ -36,6 +38,7 @@ class WorkersMixin:
     posting BusyChanged both times."""
 
     pauser = None  # core.Pauser of the running training, if any
+    sweep_stop: threading.Event | None = None  # set: the running sweep stops at its next check
     _running: Running | None = None
     _running_lock = threading.Lock()  # guards making `_running`, once per app
     _finish_lock = threading.Lock()  # one training at a time writes the run folder
@@ -189,3 +192,43 @@ class WorkersMixin:
                 self._fail("build", e)
                 return
             self.post_message(BuildDone(summary))
+
+    def _dataset(self) -> None:
+        """The session's dataset: loaded, or generated first when the project has none."""
+        from qnn_tui import core
+
+        s = self.session
+        if s.dataset is None and not s.paths["dataset"].is_file():
+            self.post_message(StatusChanged("no dataset yet: generating it first..."))
+            t0 = time.perf_counter()
+            s.dataset = core.generate_dataset(s.project, s.paths["dataset"])
+            self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0))
+        if s.dataset is None:
+            s.dataset = core.load_dataset(s.paths["dataset"])
+
+    @work(thread=True, exclusive=True, group="sweep", name="sweeping")
+    def run_sweep(self) -> None:
+        """Train and measure the project's sweep (qnn_tui.sweeps); x sets `sweep_stop`."""
+        from qnn_tui import sweeps
+
+        with self._working("sweeping") as worker:
+            s = self.session
+            self.sweep_stop = stop = threading.Event()
+            try:
+                self._dataset()
+                _, _, note = sweeps.configs(s.project, s.dataset.n)
+                if note:
+                    self.post_message(StatusChanged(note, toast=True))
+                self.post_message(StatusChanged("sweep: starting (JAX compiles first)..."))
+                for ev in sweeps.run_sweep(s.project, s.dataset, s.paths["dataset"],
+                                           s.paths["sweep"],
+                                           lambda: stop.is_set() or worker.is_cancelled):
+                    if ev is None or isinstance(ev, dict):
+                        self.post_message(SweepDone(ev))
+                    else:
+                        self.post_message(SweepStep(ev))
+            except Exception as e:  # noqa: BLE001
+                self._fail("sweep", e)
+            finally:
+                if self.sweep_stop is stop:
+                    self.sweep_stop = None

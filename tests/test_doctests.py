@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "sim", "qnn", "codegen", "firmware", "m0", "explore", "cli")
+PACKAGES = ("common", "sim", "qnn", "codegen", "firmware", "m0", "explore", "cli", "qnn_tui")
 MODULES = sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts)
     for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if ">>> " in p.read_text()

@@ -41,6 +41,12 @@ def test_default_training_meets_the_quality_bar(data, capsys, wbits, bound):
     if wbits == "8":
         assert r["rmse_per_output"]["x"]["unit"] == "mm"
         assert r["rmse_per_output"]["yaw"]["unit"] == "deg"
+        # The quantized phases settle, not diverge: learned 8-bit weight steps once drifted
+        # until channels clipped and the validation loss rose tenfold (the best epoch,
+        # exported, hid it; the loss plot did not).
+        vals = [h["val_int"] for h in json.loads((run / "history.json").read_text())
+                if h["phase"] != "float"]
+        assert max(vals) <= 1.5 * min(vals), vals
 
 
 @pytest.mark.parametrize("variant", ["loop", "unrolled"])

@@ -8,10 +8,10 @@ from test_train import synthetic
 
 from qnn import network as net
 from qnn.config import TrainConfig
+from qnn.epoch import loss_fn
 from qnn.intmodel import map_inputs
 from qnn.stats import compute_stats
 from qnn.steps import init_steps
-from qnn.train import loss_fn
 
 
 def test_the_int_phase_loss_is_the_int32_networks_and_its_gradient_the_fake_quant_ones():

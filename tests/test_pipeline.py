@@ -53,6 +53,32 @@ def test_eval_and_predict(trained, capsys):
         np.testing.assert_array_equal(p["y_int"], expected)
 
 
+def test_eval_split_val_gives_the_numbers_training_reported(trained, capsys):
+    """`qnn eval --split val` on the training file scores the rows the run validated on:
+    the very figures of its metrics.json (what the workbench shows), not the whole file's."""
+    run, data = trained / "run", trained / "train.npz"
+    metrics = json.loads((run / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(data), "--split", "val", "--json"]) == 0
+    val = json.loads(capsys.readouterr().out)
+    assert val["split"] == "validation" and val["n"] == 300
+    for k in ("mse_int", "mse_float", "mse_int_normalized", "rmse_per_output"):
+        assert val[k] == metrics[k], k
+    assert main(["eval", str(run), "--data", str(data), "--split", "train", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2700
+    assert main(["eval", str(run), "--data", str(data)]) == 0
+    whole = capsys.readouterr().out
+    assert whole.startswith("3000 samples") and f"{val['mse_int']:.5g}" not in whole
+
+
+def test_eval_split_refuses_another_file(trained, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(trained / "run"), "--data", str(trained / "test.npz"),
+                 "--split", "val"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train.npz" in err and "--split all" in err
+
+
 def check_figures_in_output_units(r, run, data):
     """Every figure of `qnn eval --json`, recomputed from the models' predictions."""
     from qnn.evaluate import float_predict

@@ -17,15 +17,17 @@ from helpers import random_int_model
 
 from cli.main import main
 from codegen.cgen import HEADER, VARIANTS, write_c
-from codegen.rust import SOURCE_RS, generate_rust, write_rust
+from codegen.plan import distances_fit, loop_plan
+from codegen.rust import COPY_FILL_MAX, RUST_BLOCK, SOURCE_RS, generate_rust, write_rust
 from common.errors import QnnError
 from firmware.build import build_firmware
 from firmware.elfinfo import check_integer_only, mutable_globals, size_report
 from firmware.make import build
-from firmware.rust import compile_host, compile_model, find_rustc
+from firmware.rust import compile_host, compile_model, find_rustc, llvm_args, target_spec
 from m0.emulator import run_inferences
 from m0.verify import random_inputs, verify
 from qnn.intmodel import IntModel, predict_int
+from qnn.overflow import check_export, layer_ranges
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRAINED = ["magnet6_8bit", "magnet6_4bit"]
@@ -326,6 +328,70 @@ def test_a_panicking_module_fails_the_build_by_name(tmp_path, arm_toolchain, rus
     obj = compile_model(tmp_path / SOURCE_RS, tmp_path / "m.o")
     with pytest.raises(QnnError, match=r"can panic \(`core::panicking::panic_bounds_check`\)"):
         build_firmware(tmp_path, tmp_path / "build", model_object=obj)
+
+
+def near_int32_model() -> IntModel:
+    """One layer, shift 0, whose largest product acc * M is within 32768 of 2^31: the overflow
+    proof passes, but v - lo (lo = -32768) does not fit i32. One layer, so the extreme
+    accumulator is reachable: inputs at 0 or 65535 by the sign of the row's weights."""
+    model = random_int_model((3, 2), 8, 8, 10, seed=14)
+    im = model.input_map  # 0 and 65535 reach the clamps: -512 and 511
+    im.zero_point[:], im.multiplier[:], im.shift[:] = 32768, 1, 5
+    model.layers[0].multiplier[:] = (2**31 - 1) // max(layer_ranges(model)[0].acc_hi)
+    model.layers[0].shift[:] = 0
+    check_export(model)
+    return model
+
+
+def test_requantize_distance_wraps_only_where_it_fits():
+    """The loop variant's requantize() takes v - lo wrapping where the overflow proof's ranges
+    show it fits i32 (every trained model), else saturating."""
+    for _, model in MODELS:
+        assert distances_fit(loop_plan(model, RUST_BLOCK), model)
+        assert "let d = v.wrapping_sub(lo);" in generate_rust(model, "loop")
+    model = near_int32_model()
+    assert not distances_fit(loop_plan(model, RUST_BLOCK), model)
+    assert "let d = v.saturating_sub(lo);" in generate_rust(model, "loop")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_near_int32_model_bit_exact_host_and_m0(tmp_path, arm_toolchain, rust_toolchain,
+                                               variant):
+    model = near_int32_model()
+    extremes = np.where(model.layers[0].weights > 0, 65535, 0)  # each row's largest sum
+    x = np.concatenate([extremes, inputs(model.n_in, 1000, seed=5)]).astype(np.uint16)
+    want = predict_int(model, x)
+    np.testing.assert_array_equal(host_run(host_exe(model, variant, tmp_path / "h"), x,
+                                           model.n_out), want)
+    elf, obj = m0_build(model, variant, tmp_path / "m0")
+    assert_clean(elf, obj)
+    np.testing.assert_array_equal(run_inferences(elf, x, model.n_out).outputs, want)
+
+
+def test_m0_wide_layer_fills_its_buffers_without_memcpy(tmp_path, arm_toolchain,
+                                                       rust_toolchain):
+    """Wider than COPY_FILL_MAX, the loop variant's buffers start from a fill loop: a copy of
+    that many bytes would be a memcpy call."""
+    model = random_int_model((6, COPY_FILL_MAX + 8, 6), 8, 8, 12, seed=6)
+    text = generate_rust(model, "loop")
+    assert "const FILL" not in text and f"let mut b = [1; {COPY_FILL_MAX + 8}];" in text
+    assert "const FILL" in generate_rust(fixture("magnet6_8bit"), "loop")
+    elf, obj = m0_build(model, "loop", tmp_path)
+    assert_clean(elf, obj)
+    x = inputs(model.n_in, 300, seed=6)
+    np.testing.assert_array_equal(run_inferences(elf, x, model.n_out).outputs,
+                                  predict_int(model, x))
+
+
+def test_m0_target_and_llvm_options(rust_toolchain):
+    """The M0 target is thumbv6m-none-eabi's own specification with the frame pointer optional
+    (r7 free for the loop's registers), and each variant gets its measured LLVM options."""
+    spec = json.loads(target_spec(find_rustc()))
+    assert spec["frame-pointer"] == "may-omit" and spec["llvm-target"] == "thumbv6m-none-eabi"
+    assert "is-builtin" not in spec
+    assert "-pre-RA-sched=list-ilp" in llvm_args("loop")[1]
+    assert "-pre-RA-sched" not in llvm_args("unrolled")[1]
+    assert "-disable-machine-cse" in llvm_args(None)[1]
 
 
 # --- the CLI ---------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     out = tmp_path / "sweep"
     rc = main(["sweep", "--data", str(tmp_path / "d.npz"), "--out", str(out), "--hidden", "6,6",
                "4,4", "--wbits", "8,2", "--abits", "8", "--epochs", "6,4,2", "--max-flash",
-               "5000", "--json"])
+               "5000", "--clock-mhz", "24", "--json"])
     assert rc == 0
     r = json.loads(capsys.readouterr().out)
     doc = json.loads((out / "sweep.json").read_text())
@@ -111,6 +111,8 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
         assert {"hidden", "w_bits", "a_bits", "mse", "flash_bytes", "cycles", "stack_bytes",
                 "pareto"} <= set(p)
         assert len(p["w_bits"]) == 3 and len(p["a_bits"]) == 2 and p["mse"] > 0
+        assert p["us"] == p["cycles"] / 24  # µs at the clock given
+    assert doc["clock_mhz"] == r["clock_mhz"] == 24
     front = [p for p in doc["points"] if p["pareto"]]
     assert front and r["front"] == sorted((p["label"] for p in front),
                                           key=lambda lb: r["front"].index(lb))
@@ -121,10 +123,18 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     assert (tmp_path / "c").is_dir()
     # the human output: a front table and two plots
     assert main(["sweep", "--data", str(tmp_path / "d.npz"), "--out", str(out), "--hidden",
-                 "4,4", "--wbits", "8", "--abits", "8", "--epochs", "2,1,1", "--quiet"]) == 0
+                 "4,4", "--wbits", "8", "--abits", "8", "--epochs", "2,1,1", "--quiet",
+                 "--max-us", "10000"]) == 0
     text = capsys.readouterr().out
     assert "Pareto front" in text and "log10 MSE vs inference flash" in text
     assert "log10 MSE vs cycles" in text and "µs@48" in text
+    assert "best within 10000 µs at 48 MHz: 4,4 w8,8,8 a8,8" in text
+    # a time budget nothing meets: said, exit 1, no best/
+    assert main(["sweep", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "o2"),
+                 "--hidden", "4,4", "--wbits", "8", "--abits", "8", "--epochs", "2,1,1",
+                 "--quiet", "--max-us", "1", "--clock-mhz", "8"]) == 1
+    assert "no configuration fits 1 µs at 8 MHz" in capsys.readouterr().out
+    assert not (tmp_path / "o2" / "best").exists()
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -133,7 +143,10 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     (["--max-flash", "0"], "--max-flash 0"),
     (["--hidden", "0,4"], "hidden sizes"),
     (["--variant", "loop", "--max-cycles", "-5"], "--max-cycles -5"),
-    (["--mhz", "0"], "--mhz 0"),
+    (["--clock-mhz", "0"], "--clock-mhz 0"),
+    (["--mhz", "2000"], "--clock-mhz 2000"),
+    (["--max-us", "-1"], "--max-us -1"),
+    (["--max-us", "nan"], "--max-us nan"),
 ])
 def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra, needle):
     ds = generate("magnet6", n=200, seed=1)
@@ -143,6 +156,27 @@ def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra,
     err = capsys.readouterr().err.strip()
     assert rc == 2 and needle in err and "\n" not in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--clock-mhz", "abc"], "--clock-mhz"),
+    (["--clock-mhz", "-48"], "--clock-mhz -48"),
+    (["--max-us", "0"], "--max-us 0"),
+    (["--max-us", "fast"], "--max-us"),
+])
+def test_a_bad_clock_or_time_budget_under_json_is_one_object(tmp_path, capsys, extra, needle):
+    ds = generate("magnet6", n=200, seed=1)
+    save_dataset(ds, tmp_path / "d.npz")
+    out = tmp_path / "out"
+    try:
+        rc = main(["sweep", "--data", str(tmp_path / "d.npz"), "--out", str(out), *extra,
+                   "--json"])
+    except SystemExit as e:  # argparse's own errors (not a number) exit from the parser
+        rc = e.code
+    printed = capsys.readouterr().out
+    err = json.loads(printed)
+    assert rc == 2 and printed.count("\n") == 1 and needle in err["error"]
+    assert err["command"] == "sweep" and not out.exists()
 
 
 def test_a_missing_dataset_or_too_few_rows_is_one_line(tmp_path, capsys):
@@ -177,6 +211,13 @@ def test_the_per_layer_search_walks_from_widest_to_narrowest(arm_toolchain, data
     res = [e for e in sweep(data[0], cfgs, tmp_path, per_layer=True, max_flash=10**6)
            if isinstance(e, SweepResult)][0]
     labels = [p.label for p in res.points]
-    # start, two candidates, then the one left: w8,8 -> {w4,8 w8,4} -> w4,4
-    assert labels[0] == "4 w8,8 a8" and labels[-1] == "4 w4,4 a8" and len(labels) == 4
+    # the start and the other uniform width, then two candidates; the one left after them
+    # (w4,4) was met already: w8,8 w4,4 -> {w4,8 w8,4} -> (w4,4)
+    assert labels[:2] == ["4 w8,8 a8", "4 w4,4 a8"]
+    assert sorted(labels[2:]) == ["4 w4,8 a8", "4 w8,4 a8"]
     assert res.best is not None and (tmp_path / "best" / "int_model.json").is_file()
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    for row in doc["per_layer_vs_uniform"]:  # each mixed point of the front vs uniform
+        assert row["per_layer"] in labels[2:] and row["uniform"] in (*labels[:2], None)
+        if row["uniform"] is not None:
+            assert row["uniform_flash_bytes"] <= row["flash_bytes"]

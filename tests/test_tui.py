@@ -158,6 +158,8 @@ def test_generate_train_tweak_build_verify_reopen(tmp_path, arm_toolchain, monke
             report = text_of(app, "#code-report")
             assert "bit-exact vs the numpy reference OK" in report
             assert "integer-only ARMv6-M (no float, no 64-bit, no helpers): yes" in report
+            flash = app.session.build["verify"]["inference_flash"]
+            assert f"built (C): {flash:,} B" in text_of(app, "#quant-status")
             await pilot.press("q")
         # reopen: the same state
         again = QnnApp(proj, warm_up=False)

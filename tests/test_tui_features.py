@@ -12,8 +12,11 @@ import pytest
 from textual import events
 from textual.widgets import DataTable
 
+from cli.main import main
 from codegen.cgen import HEADER, SOURCE, VARIANTS, generate_c
 from qnn.intmodel import IntModel
+from qnn.project import paths as project_paths
+from qnn_tui.figures import val_mse
 from tests.tuikit import SIZE, App, copy_project, make_trained, text_of, wait_for
 
 
@@ -30,7 +33,7 @@ def test_export_to_a_folder_and_the_header_view(trained, tmp_path):
         app = App(proj, warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("5")
+            await pilot.press("6")
             app.post_message(events.Key("4", "4"))  # typed in one go: the export still opens
             app.post_message(events.Key("e", "e"))
             await wait_for(pilot, lambda: app.screen.query("Input"), 10, "the folder prompt")
@@ -89,10 +92,11 @@ def test_microseconds_at_the_clock_and_the_32_cycle_multiplier(trained, tmp_path
     assert json.loads((proj / "project.json").read_text())["clock_mhz"] == 16
 
 
-def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, tmp_path):
+def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, tmp_path,
+                                                                      capsys):
     """The RMSE table's RMSE (from metrics.json) equals the RMSE of the errors the
     histogram shows (recomputed on the validation rows): the same quantity, the same value;
-    pane 2 and pane 3 name the same val MSE."""
+    pane 2 and pane 3 name the same val MSE, and `qnn eval --split val` gives both."""
     proj = copy_project(trained, tmp_path / "proj")
     metrics = json.loads((proj / "run" / "metrics.json").read_text())
 
@@ -114,14 +118,21 @@ def test_worst_case_errors_per_output_and_the_same_figures_everywhere(trained, t
             plot = text_of(app, "#train-plot")
             assert "x error [mm] of the integer model, 60 validation rows" in plot
             assert f"max |e| {errs[0].max_abs:.3g}" in plot and "worst at x" in plot
-            from qnn_tui.figures import val_mse
-
             named = f"val MSE int {val_mse(metrics):.4f} (best epoch"
             assert named in text_of(app, "#train-status")
             await pilot.press("3")
             assert named in text_of(app, "#quant-status")
+            return rows
 
-    asyncio.run(body())
+    rows = asyncio.run(body())
+    capsys.readouterr()  # `qnn eval --split val` on the project's files: the same figures
+    paths = project_paths(proj)
+    assert main(["eval", str(paths["run"]), "--data", str(paths["dataset"]), "--split", "val",
+                 "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["n"] == 60 and f"{val_mse(cli):.4f}" == f"{val_mse(metrics):.4f}"
+    for row, name in zip(rows, cli["rmse_per_output"], strict=True):
+        assert row[1] == f"{cli['rmse_per_output'][name]['rmse']:.3g}", name
 
 
 def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
@@ -131,15 +142,16 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
         app = App(proj, warm_up=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("5")
+            await pilot.press("6")
             t = app.query_one("#runs-table", DataTable)
             row = [str(c) for c in t.get_row_at(0)]
             assert row[0] == "▶" and row[3] == "7,4,8" and row[7] == "990"
+            assert row[6] == "loop C"
             assert row[9] == "79.1 µs"
             await pilot.press("3", "minus")  # re-quantized: a new current model
             await wait_for(pilot, lambda: not app.session.stale and not app.running(), 120,
                            "the re-quantization")
-            await pilot.press("5")
+            await pilot.press("6")
             rows = [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
             assert [r[0] for r in rows] == ["", "▶"] and rows[1][2] == "requantize"
             assert rows[1][3] == "6,4,8"
@@ -147,6 +159,34 @@ def test_run_history_marks_the_current_model_and_persists(trained, tmp_path):
     asyncio.run(body())
     runs = json.loads((proj / "runs.json").read_text())
     assert [r["w_bits"] for r in runs] == [[7, 4, 8], [6, 4, 8]]
+
+
+def test_a_rust_build_is_recorded_beside_the_c_one(trained, tmp_path):
+    """Building the same variant in Rust adds its figures to the model's entry instead of
+    overwriting the C ones, and the table names each build's language."""
+    from qnn_tui.runs import record_build
+
+    proj = copy_project(trained, tmp_path / "proj")
+    runs = json.loads((proj / "runs.json").read_text())
+    c = runs[-1]["builds"]["loop"]
+    rust = {"build": {"variant": "loop", "lang": "rust"},
+            "verify": {"inference_flash": 1348, "cycles": {"mean": 7624.0}, "ok": True}}
+    record_build(proj / "runs.json", runs, proj / "run" / "int_model.json", "loop", rust,
+                 "rust")
+    builds = json.loads((proj / "runs.json").read_text())[-1]["builds"]
+    assert builds["loop"] == c and builds["loop rust"]["flash"] == 1348
+
+    async def body():
+        app = App(proj, warm_up=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("5")
+            t = app.query_one("#runs-table", DataTable)
+            rows = [[str(cell) for cell in t.get_row_at(i)] for i in range(t.row_count)]
+            assert [(r[6], r[7]) for r in rows] == [("loop C", f"{c['flash']:,}"),
+                                                   ("loop Rust", "1,348")]
+
+    asyncio.run(body())
 
 
 def test_import_recorded_data(trained, tmp_path):

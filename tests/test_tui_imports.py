@@ -6,7 +6,7 @@ import sys
 CORE = ["qnn", "qnn.project", "qnn.pipeline", "qnn.train", "qnn.overflow", "cli.main", "sim",
         "sim.dataset", "sim.identify", "codegen", "codegen.cgen", "firmware.build",
         "firmware.elfinfo", "m0.emulator", "qnn_tui.core", "qnn_tui.session", "qnn_tui.figures",
-        "qnn_tui.busy"]
+        "qnn_tui.sweeps", "qnn.sweepconf", "qnn_tui.busy"]
 
 
 def _loaded(modules: list[str]) -> set[str]:

@@ -60,6 +60,8 @@ def test_codegen_pane_shows_and_builds_rust(tmp_path, arm_toolchain, rust_toolch
                            "the Rust build")
             report = text_of(app, "#code-report")
             assert "Rust: rustc 1." in report
+            flash = app.session.build["verify"]["inference_flash"]
+            assert f"built (Rust): {flash:,} B" in text_of(app, "#quant-status")
             assert "bit-exact vs the numpy reference OK" in report
             assert "integer-only ARMv6-M (no float, no 64-bit, no helpers): yes" in report
             await pilot.press("q")

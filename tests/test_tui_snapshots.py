@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qnn.project import open_project
+from qnn.project import open_project, save_project
 from qnn_tui.app import QnnApp
 from tests.tuikit import FAKE_SUMMARY
 
@@ -95,8 +95,42 @@ def test_codegen_report(modelled, snap_compare):
 
 
 def test_runs_pane(modelled, snap_compare):
-    assert snap_compare(modelled, terminal_size=SIZE, press=["5"])
+    assert snap_compare(modelled, terminal_size=SIZE, press=["6"])
+
+
+@pytest.fixture
+def swept(tmp_path):
+    """A project with a saved sweep (tests/fixtures/sweep.json, measured on magnet6) and a
+    flash budget."""
+    proj = tmp_path / "proj"
+    opened = open_project(proj)
+    opened.project.sweep = {"budget": "1000 B"}
+    save_project(proj, opened.project)
+    (proj / "sweep").mkdir()
+    shutil.copy(Path(__file__).parent / "fixtures" / "sweep.json", proj / "sweep")
+    return QnnApp(proj, warm_up=False)
+
+
+def test_explore_pane(swept, snap_compare):
+    assert snap_compare(swept, terminal_size=SIZE, press=["5"])
+
+
+def test_explore_pane_against_microseconds(swept, snap_compare):
+    assert snap_compare(swept, terminal_size=SIZE, press=["5", "tab", "down", "a"])
 
 
 def test_help_screen(app, snap_compare):
-    assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])
+    async def open_help(pilot):
+        """Markdown renders its blocks after mounting: under load a snapshot taken right
+        after the key caught it half drawn. Wait for the tables to be there."""
+        from textual.widgets import Markdown
+
+        await pilot.press("question_mark")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            md = pilot.app.screen.query(Markdown)
+            if md and len(md.first().query("MarkdownTable")) >= 3:
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_help)

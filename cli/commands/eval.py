@@ -15,6 +15,10 @@ def add_parser(sub: Any) -> None:
                     human)
     p.add_argument("run", help="run folder written by `qnn train`")
     p.add_argument("--data", required=True, help="dataset (.npz or .csv)")
+    p.add_argument("--split", choices=("all", "val", "train"), default="all",
+                   help="which rows of --data: all (default), or the validation / training "
+                   "rows the run's own split kept (needs the file it was trained on); "
+                   "--split val gives the validation figures the workbench shows")
     p.add_argument("--tflite", default=None, metavar="MODEL.tflite",
                    help="also run this .tflite (numpy reference of TFLite's int8 arithmetic) "
                    "and report how far the integer model is from it; an imported run "
@@ -29,10 +33,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from qnn.tflite_eval import eval_tflite, is_imported
 
     if args.tflite is not None or is_imported(args.run):
+        if args.split != "all":
+            from common.errors import QnnError
+
+            raise QnnError("--split is for a trained run; the comparison with a .tflite "
+                           "takes all rows of --data (drop --split).")
         return eval_tflite(args.run, args.data, args.tflite, args.tflite_rounding)
     from qnn.pipeline import eval_run
 
-    return eval_run(args.run, args.data)
+    return eval_run(args.run, args.data, args.split)
 
 
 def human(r: dict[str, Any]) -> str:
@@ -43,4 +52,5 @@ def human(r: dict[str, Any]) -> str:
 
         return human_eval(r, human)
 
-    return f"{r['n']} samples\n{format_table(r)}\n{format_summary(r)}"
+    rows = {"all": "samples", "validation": "validation rows", "training": "training rows"}
+    return f"{r['n']} {rows[r.get('split', 'all')]}\n{format_table(r)}\n{format_summary(r)}"

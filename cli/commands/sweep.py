@@ -36,11 +36,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-flash", type=int, default=None, metavar="B",
                    help="flash budget (bytes of inference code and tables)")
     p.add_argument("--max-cycles", type=int, default=None, metavar="N",
-                   help="cycles budget per inference")
+                   help="cycles budget per inference (worst case)")
+    p.add_argument("--max-us", type=float, default=None, metavar="US",
+                   help="time budget per inference in µs at --clock-mhz (worst case)")
     p.add_argument("--epochs", type=int_list, default=None, metavar="F,Q,I",
                    help="epochs of the float, QAT and integer-exact phases (as `qnn train`)")
-    p.add_argument("--mhz", type=float, default=48.0,
-                   help="clock for the cycles shown in µs (default 48 MHz)")
+    p.add_argument("--clock-mhz", "--mhz", dest="mhz", type=float, default=48.0,
+                   metavar="MHZ", help="the M0's clock, for cycles shown in µs and --max-us "
+                   "(default 48)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
@@ -70,14 +73,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from explore.sweep import SweepResult, check_budget, point_json, sweep
     from sim.dataset import load_dataset
 
-    check_budget(args.max_flash, args.max_cycles)
-    if not 0 < args.mhz < 1000:
-        raise QnnError(f"--mhz {args.mhz:g}: give the core clock in MHz, e.g. 48.")
+    check_budget(args.max_flash, args.max_cycles, args.max_us, args.mhz)
     cfgs = configs_from_args(args)
     ds = load_dataset(args.data)
     result = None
     for ev in sweep(ds, cfgs, Path(args.out), variant=args.variant, max_flash=args.max_flash,
-                    max_cycles=args.max_cycles, per_layer=args.per_layer,
+                    max_cycles=args.max_cycles, max_us=args.max_us, clock_mhz=args.mhz,
+                    per_layer=args.per_layer,
                     data_info={"path": str(args.data), "n": ds.n, "meta": ds.meta}):
         if isinstance(ev, SweepResult):
             result = ev
@@ -85,16 +87,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[{ev.elapsed:6.1f} s] {ev.done}/{ev.total} {ev.stage}: {ev.detail}",
                   file=sys.stderr)
     assert result is not None
-    budget = args.max_flash is not None or args.max_cycles is not None
-    return {"out": str(result.out), "variant": args.variant, "mhz": args.mhz,
-            "seconds": result.seconds,
-            "train_seconds": result.train_seconds,
-            "points": [point_json(p) for p in result.points],
-            "front": [p.label for p in result.front],
-            "budget": {"max_flash": args.max_flash, "max_cycles": args.max_cycles},
-            "best": point_json(result.best) if result.best else None,
-            "best_run": str(result.out / "best") if result.best else None,
-            "ok": result.best is not None or not budget}
+    budget = {"max_flash": args.max_flash, "max_cycles": args.max_cycles,
+              "max_us": args.max_us}
+    out = {"out": str(result.out), "variant": args.variant, "clock_mhz": args.mhz,
+           "seconds": result.seconds,
+           "train_seconds": result.train_seconds,
+           "points": [point_json(p, args.mhz) for p in result.points],
+           "front": [p.label for p in result.front],
+           "budget": budget,
+           "best": point_json(result.best, args.mhz) if result.best else None,
+           "best_run": str(result.out / "best") if result.best else None,
+           "ok": result.best is not None or all(v is None for v in budget.values())}
+    if args.per_layer:
+        from explore.perlayer import compare_uniform
+
+        out["per_layer_vs_uniform"] = compare_uniform(result.points)
+    return out
+
+
+def uniform_table(rows: list[dict[str, Any]]) -> str:
+    """The per-layer search's front against the best uniform width within the same flash."""
+    if not rows:
+        return ("per-layer vs uniform: no mixed widths on the front; a uniform width is as "
+                "good at every flash.")
+    lines = ["per-layer widths vs the best uniform width within the same flash:",
+             f"{'per-layer':22s} {'flash B':>7s} {'MSE':>9s}   {'uniform':22s} {'flash B':>7s} "
+             f"{'MSE':>9s} {'ratio':>6s}"]
+    for r in rows:
+        if r["uniform"] is None:
+            lines.append(f"{r['per_layer']:22s} {r['flash_bytes']:7d} {r['mse']:9.4g}   "
+                         "(no uniform width fits this flash)")
+            continue
+        lines.append(f"{r['per_layer']:22s} {r['flash_bytes']:7d} {r['mse']:9.4g}   "
+                     f"{r['uniform']:22s} {r['uniform_flash_bytes']:7d} "
+                     f"{r['uniform_mse']:9.4g} {r['mse_ratio']:6.2f}")
+    return "\n".join(lines)
 
 
 def front_table(points: list[dict[str, Any]], mhz: float = 48.0) -> str:
@@ -140,19 +167,23 @@ def human(r: dict[str, Any]) -> str:
     out = [f"{len(pts)} configurations trained in {r['train_seconds']:.1f} s, measured "
            f"({r['variant']} variant) in {r['seconds'] - r['train_seconds']:.1f} s; "
            f"wrote {r['out']}/sweep.json", "Pareto front (MSE in output units on held-out "
-           "rows; flash and cycles measured on the emulated M0):", front_table(pts, r["mhz"])]
+           "rows; flash and cycles measured on the emulated M0):",
+           front_table(pts, r["clock_mhz"])]
     if pts:
         out += [scatter(pts, "flash_bytes", "inference flash (B)"),
                 scatter(pts, "cycles", "cycles per inference")]
+    if "per_layer_vs_uniform" in r:
+        out.append(uniform_table(r["per_layer_vs_uniform"]))
     b = r["budget"]
-    if b["max_flash"] is not None or b["max_cycles"] is not None:
-        within = ", ".join(f"{k.replace('max_', '')} <= {v}" for k, v in b.items()
-                           if v is not None)
+    if any(v is not None for v in b.values()):
+        units = {"max_flash": " B", "max_cycles": " cycles", "max_us": f" µs at "
+                 f"{r['clock_mhz']:g} MHz"}
+        within = ", ".join(f"{v:g}{units[k]}" for k, v in b.items() if v is not None)
         if r["best"]:
             p = r["best"]
             out.append(f"best within {within}: {p['label']}  MSE {p['mse']:.4g}, "
-                       f"{p['flash_bytes']} B, {p['cycles']} cycles; saved {r['best_run']} "
-                       f"(`qnn export {r['best_run']} --out DIR`)")
+                       f"{p['flash_bytes']} B, {p['cycles']} cycles ({p['us']:.1f} µs); "
+                       f"saved {r['best_run']} (`qnn export {r['best_run']} --out DIR`)")
         else:
             out.append(f"no configuration fits {within}; widen the budget or try smaller "
                        "sizes / fewer bits.")
