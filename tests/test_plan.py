@@ -15,6 +15,7 @@ from codegen.plan import (
     LoopPlan,
     _even,
     _utype,
+    distances_fit,
     layers,
     loop_layers,
     loop_plan,
@@ -176,3 +177,38 @@ def test_c_array_rows_of_sixteen_and_a_comment():
         "    15, 16,",
         "};",
     ]
+
+
+def _edge(bias: int, lo: int) -> IntModel:
+    """One input a = x - 128 in [-128, 127]; one output acc = bias + a, M = 1, n = 0, clamped
+    to [lo, 32767]: its requantized value v reaches bias + 127 before the clamp."""
+    im = InputMap(np.array([128]), np.array([1]), np.array([0]), 8)
+    out = IntLayer(np.array([[1]]), np.array([bias]), np.array([1]), np.array([0]), lo, 32767,
+                   8, 16)
+    return IntModel(im, [out], ["x"], ["y"], ["mm"], [1.0])
+
+
+@pytest.mark.parametrize("bias, lo, fits, why", [
+    (1000, -32768, True, "small values"),
+    (INT32_MAX - 127 - 32768, -32768, True, "v - lo reaches INT32_MAX exactly"),
+    (INT32_MAX - 127 - 32767, -32768, False, "one more"),
+    (INT32_MAX - 127, 0, True, "v = INT32_MAX, lo = 0"),
+    (INT32_MAX - 127, -1, False, "v = INT32_MAX, lo = -1: v - lo = 2^31"),
+    (INT32_MIN + 128, 0, True, "v - lo = INT32_MIN exactly"),
+    (INT32_MIN + 128, 1, False, "v - lo = INT32_MIN - 1"),
+])
+def test_distances_fit_at_the_int32_edge(bias, lo, fits, why):
+    """The Rust requantize() computes v - lo (the clamp's distance) in int32."""
+    model = _edge(bias, lo)
+    assert distances_fit(loop_plan(model), model) is fits, why
+
+
+def test_distances_of_the_input_map():
+    """65535 * m + C - lo with m = 32768, zero point 0 (C = 0): 2,147,450,880 + 16,384 fits
+    for 15-bit activations (lo = -2^14); + 32,768 = 2^31 for 16-bit ones does not."""
+    model = _edge(0, -32768)
+    model.input_map.zero_point[0], model.input_map.multiplier[0] = 0, 32768
+    model.input_map.bits = 15
+    assert distances_fit(loop_plan(model), model)
+    model.input_map.bits = 16
+    assert not distances_fit(loop_plan(model), model)

@@ -245,3 +245,14 @@ def test_save_writes_the_project(tmp_path):
     s.project.n = 1234
     s.save()
     assert json.loads((tmp_path / "p" / PROJECT_FILE).read_text())["n"] == 1234
+
+
+def test_an_unusable_sweep_is_left_and_said_a_missing_one_is_not(tmp_path):
+    d = _project(tmp_path)
+    assert Session.open(d).sweep is None and Session.open(d).warnings == []
+    (d / "sweep").mkdir()
+    (d / "sweep" / "sweep.json").write_text("{")
+    s = Session.open(d)
+    assert s.sweep is None and s.int_model is not None
+    assert s.warnings == [f"{d / 'sweep' / 'sweep.json'}: unreadable (JSONDecodeError); the "
+                          "Explore pane starts empty (s in pane 5 sweeps again)."]
