@@ -39,15 +39,15 @@ class WorkersMixin:
 
     pauser = None  # core.Pauser of the running training, if any
     sweep_stop: threading.Event | None = None  # set: the running sweep stops at its next check
-    _running: Running | None = None
-    _running_lock = threading.Lock()  # guards making `_running`, once per app
+    _running_work: Running | None = None  # not `_running`: Textual's App has one
+    _running_lock = threading.Lock()  # guards making `_running_work`, once per app
     _finish_lock = threading.Lock()  # one training at a time writes the run folder
 
     def _work(self) -> Running:
         with self._running_lock:
-            if self._running is None:
-                self._running = Running()
-            return self._running
+            if self._running_work is None:
+                self._running_work = Running()
+            return self._running_work
 
     @contextlib.contextmanager
     def _working(self, name: str) -> Iterator[Worker]:
