@@ -212,3 +212,49 @@ def test_distances_of_the_input_map():
     assert distances_fit(loop_plan(model), model)
     model.input_map.bits = 16
     assert not distances_fit(loop_plan(model), model)
+
+
+@pytest.mark.parametrize("zero, shift, why", [
+    (65535, 0, "x = 0: 0 - 65535 * 32768 = -2,147,450,880, the low end, fits"),
+    (65535, 1, "the same rounded and halved: -1,073,725,440"),
+    (0, 1, "x = 65535: (2,147,450,880 + 1) >> 1 = 1,073,725,440"),
+])
+def test_distances_of_the_input_map_use_both_ends_shifted_right(zero, shift, why):
+    model = _edge(0, -32768)
+    im = model.input_map
+    im.zero_point[0], im.multiplier[0], im.shift[0] = zero, 32768, shift
+    assert distances_fit(loop_plan(model), model), why
+
+
+def _two(bias0: int, shifts: list[int], lo: int) -> IntModel:
+    """One input a in [-128, 127] -> two outputs, acc = bias + a, M = 1, clamped to
+    [lo, 32767]; output 1 is a bystander (bias 0) that only sets the shifts' pattern."""
+    im = InputMap(np.array([128]), np.array([1]), np.array([0]), 8)
+    out = IntLayer(np.array([[1], [1]]), np.array([bias0, 0]), np.array([1, 1]),
+                   np.array(shifts), lo, 32767, 8, 16)
+    return IntModel(im, [out], ["x"], ["y0", "y1"], ["mm"] * 2, [1.0] * 2)
+
+
+@pytest.mark.parametrize("bias0, shifts, lo, one, fits, why", [
+    (INT32_MAX - 128, [1, 1], -32768, True, True,
+     "the product reaches INT32_MAX, v = 2^30 - 1 after the shift"),
+    (INT32_MIN + 128, [1, 1], -32768, True, True, "the product's low end, halved, -2^30"),
+    (1000, [0, 2], -32768, False, True, "a shift per output: small values"),
+    (INT32_MAX - 127, [0, 2], -1, False, False,
+     "shift 0: v = INT32_MAX, and v - lo = 2^31 (the shift 2 beside it changes nothing)"),
+])
+def test_distances_with_one_shift_and_with_a_shift_per_output(bias0, shifts, lo, one, fits,
+                                                               why):
+    model = _two(bias0, shifts, lo)
+    p = loop_plan(model)
+    assert p.one_shift is one
+    assert distances_fit(p, model) is fits, why
+
+
+def test_the_multiplier_type_is_of_the_rescaled_multipliers():
+    """M = 200 at shift 2 beside a shift of 4 is stored as 800: uint16, not uint8."""
+    model = _two(0, [2, 4], -32768)
+    model.layers[0].multiplier[:] = [200, 5]
+    p = loop_plan(model)
+    assert p.one_shift and p.layers[0].multiplier == [800, 5]
+    assert p.multiplier == "uint16_t"
