@@ -37,7 +37,7 @@ bench: $(STAMP) toolchain
 
 # Mutation testing of the modules whose bugs would be silent (slow, not in CI): see docs/mutation.md.
 # Mutation testing, group by group (pyproject.toml [tool.qnn-mutate]; docs/mutation.md).
-# One group: scripts/mutate GROUP. Slow (about 30 min on 2 cores), so not in CI.
+# One group: scripts/mutate GROUP. Slow (15-45 min on 2 cores), so not in CI.
 mutate: $(STAMP)
 	$(BIN)/pip install -q -e '.[mutate]'
 	$(BIN)/python scripts/mutate --max-children 2
