@@ -99,7 +99,7 @@ def split_three(ds: Any, cfg: Any) -> tuple[Any, Any, Any]:
     """(train, val, test): test is held out from everything training sees."""
     from sim.dataset import split
 
-    rest, test = split(ds, TEST_FRACTION, seed=cfg.seed + 1)
+    rest, test = split(ds, TEST_FRACTION, seed=cfg.seed + 1)  # see save_point's holdout
     train_ds, val_ds = split(rest, cfg.val_fraction, seed=cfg.seed)
     if train_ds.n < 2 or val_ds.n < 1 or test.n < 2:
         raise QnnError(f"the dataset has {ds.n} rows: too few to sweep; generate more.")
@@ -234,4 +234,6 @@ def save_point(ds: Any, r: Any, p: Point, run: Path, data_info: dict[str, Any] |
     _, val_ds, _ = split_three(ds, r.config)
     metrics = {**metrics_of(r, val_ds), "best_epoch": int(r.best_epoch), "split": "validation",
                "val_rows": int(val_ds.n), "kind": "sweep", "sweep_point": point_json(p)}
-    save_run(run, r, metrics, data_info or {})
+    # The split is part of the run: `qnn eval --split val` and the workbench redo it from here.
+    holdout = {"fraction": TEST_FRACTION, "seed": r.config.seed + 1}
+    save_run(run, r, metrics, {**(data_info or {}), "holdout": holdout})

@@ -127,8 +127,8 @@ def eval_run(run: str | Path, data: str | Path, split: str = "all") -> dict[str,
     """Both models on the rows of `data` that `split` names: all of them, or the validation
     (or training) rows the run's own split kept, i.e. the numbers `qnn train` and the
     workbench report, which needs the very file the run was trained on."""
+    from qnn.run import training_split
     from sim.dataset import load_dataset
-    from sim.dataset import split as split_rows
 
     if split not in SPLITS:
         raise QnnError(f"--split {split!r}: choose one of {', '.join(SPLITS)}.")
@@ -143,8 +143,7 @@ def eval_run(run: str | Path, data: str | Path, split: str = "all") -> dict[str,
                            f"it was trained on ({trained_on.get('path', '?')}, "
                            f"{trained_on.get('n', '?')} rows); {data} is another file "
                            f"({ds.n} rows). Give that file, or --split all.")
-        cfg = TrainConfig.from_json(cfg_json["train"])
-        train_ds, val_ds = split_rows(ds, cfg.val_fraction, seed=cfg.seed)
+        train_ds, val_ds = training_split(run, ds)
         ds = val_ds if split == "val" else train_ds
     named = {"all": "all", "val": "validation", "train": "training"}[split]
     return {"run": str(run), "data": str(data), "split": named,

@@ -62,6 +62,29 @@ def load_json(run: str | Path, name: str, kind: type = dict) -> Any:
     return obj
 
 
+def training_split(run: str | Path, ds: Any) -> tuple[Any, Any]:
+    """(train, val): the rows of `ds` (the file the run was trained on) that the run trained
+    and validated on, from its config.json: the rows a holdout kept back first, if it had one
+    (a sweep's runs: `data.holdout`, the test rows their MSE was measured on), then
+    sim.dataset.split with the run's val_fraction and seed, as training did."""
+    from sim.dataset import split
+
+    cfg = load_json(run, CONFIG)
+    train, data = cfg.get("train"), cfg.get("data")
+    if not isinstance(train, dict) or not isinstance(data, dict):
+        raise QnnError(f"{Path(run) / CONFIG}: malformed; train again.")
+    if data.get("n", ds.n) != ds.n:
+        raise QnnError(f"the dataset has {ds.n} rows, the run was trained on {data['n']} (of "
+                       f"{data.get('path', '?')}): the data changed since; train again.")
+    try:
+        hold = data.get("holdout")
+        if hold is not None:
+            ds, _ = split(ds, float(hold["fraction"]), seed=int(hold["seed"]))
+        return split(ds, float(train.get("val_fraction", 0.1)), seed=int(train.get("seed", 0)))
+    except (KeyError, TypeError, ValueError):
+        raise QnnError(f"{Path(run) / CONFIG}: malformed split settings; train again.") from None
+
+
 def _flatten(params: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {f"l{k}_{name}": np.asarray(v) for k, layer in enumerate(params)
             for name, v in layer.items()}

@@ -162,13 +162,6 @@ def output_errors(model: IntModel, x: np.ndarray, y: np.ndarray,
     return out
 
 
-def validation_split(ds: Any, seed: int, val_fraction: float = 0.1) -> Any:
-    """The validation rows training held out (sim.dataset.split with the training's seed)."""
-    from sim.dataset import split
-
-    return split(ds, val_fraction, seed=seed)[1]
-
-
 def flash_text(model: IntModel, variant: str, build: dict[str, Any] | None) -> str:
     """The model's flash, named: codegen's estimate of the C for the project's variant, and
     the bytes the last build of that variant measured, in the language it was built in."""

@@ -171,6 +171,7 @@ class TrainPane(DeferredPlot, Vertical):
         return got if isinstance(got, list) else []
 
     def _compute_errors(self) -> list[figures.OutputErrors] | str:
+        from qnn.run import training_split
         from qnn_tui import core
 
         s = self.session
@@ -179,8 +180,7 @@ class TrainPane(DeferredPlot, Vertical):
         try:
             if s.dataset is None:
                 s.dataset = core.load_dataset(s.paths["dataset"])
-            seed = s.result.config.seed if s.result is not None else s.project.seed
-            val = figures.validation_split(s.dataset, seed)
+            val = training_split(s.paths["run"], s.dataset)[1]  # the rows metrics.json used
             if val.n_in != s.int_model.n_in or val.n_out != s.int_model.n_out:
                 return "the dataset does not fit the model"
             return figures.output_errors(s.int_model, val.x, val.y, list(val.output_names))

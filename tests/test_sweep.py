@@ -121,6 +121,13 @@ def test_qnn_sweep_end_to_end(arm_toolchain, data, tmp_path, capsys):
     # best/ is a run folder ready for `qnn export`
     assert main(["export", str(out / "best"), "--out", str(tmp_path / "c")]) == 0
     assert (tmp_path / "c").is_dir()
+    # its split is recorded (a test holdout first): `qnn eval --split val` redoes it exactly
+    capsys.readouterr()
+    assert main(["eval", str(out / "best"), "--data", str(tmp_path / "d.npz"), "--split", "val",
+                 "--json"]) == 0
+    val = json.loads(capsys.readouterr().out)
+    metrics = json.loads((out / "best" / "metrics.json").read_text())
+    assert val["n"] == metrics["val_rows"] and val["mse_int"] == metrics["mse_int"]
     # the human output: a front table and two plots
     assert main(["sweep", "--data", str(tmp_path / "d.npz"), "--out", str(out), "--hidden",
                  "4,4", "--wbits", "8", "--abits", "8", "--epochs", "2,1,1", "--quiet",

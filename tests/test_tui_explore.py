@@ -230,6 +230,14 @@ def test_sweep_watch_pick_and_build(tmp_path, arm_toolchain):
             await pilot.press("tab", "enter")  # the cursor is on the best point
             await wait_for(pilot, lambda: app.session.int_model is not None, 10, "adoption")
             assert app.session.project.w_bits == best["w_bits"]
+            # pane 2's per-output errors are on the rows the sweep validated on (a test
+            # holdout first), the same as the RMSE table from its metrics.json
+            metrics = app.session.metrics
+            await pilot.press("2")
+            errs = app.query_one("TrainPane").errors()
+            assert len(errs) == len(metrics["rmse_per_output"]) > 0
+            for e in errs:
+                assert f"{e.rmse:.3g}" == f"{metrics['rmse_per_output'][e.name]['rmse']:.3g}"
             await pilot.press("4", "b")
             await wait_for(pilot, lambda: app.session.build is not None and not app.running(),
                            300, "the build")
