@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -173,9 +174,21 @@ def test_a_damaged_sweep_file_is_one_notification(tmp_path, content):
     asyncio.run(body())
 
 
-def test_a_sweep_cancelled_before_any_point_keeps_the_last_one(tmp_path):
+def test_a_sweep_cancelled_before_any_point_keeps_the_last_one(tmp_path, monkeypatch):
     """s then x at once: the worker stops during training (no toolchain needed), BUSY comes
-    and goes, and the saved sweep is kept whole."""
+    and goes, and the saved sweep is kept whole. Each training epoch is slowed by a sleep:
+    with a warm compile cache the tiny sweep measured a point before `x` landed."""
+    import qnn.grid
+
+    real_train_grid = qnn.grid.train_grid
+
+    def slow_train_grid(*args, **kw):
+        for event in real_train_grid(*args, **kw):
+            if not isinstance(event, list):  # an epoch's progress, not the results
+                time.sleep(0.05)
+            yield event
+
+    monkeypatch.setattr(qnn.grid, "train_grid", slow_train_grid)
     proj = tmp_path / "proj"
     (proj / "sweep").mkdir(parents=True)
     shutil.copy(FIXTURE_SWEEP, proj / "sweep" / "sweep.json")
