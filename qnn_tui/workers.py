@@ -123,12 +123,9 @@ class WorkersMixin:
         s = self.session
         self.pauser = pauser = core.Pauser(lambda: worker.is_cancelled)
         try:
-            if s.dataset is None and kind == "train" and not s.paths["dataset"].is_file():
-                self.post_message(StatusChanged("no dataset yet: generating it first..."))
-                t0 = time.perf_counter()
-                s.dataset = core.generate_dataset(s.project, s.paths["dataset"])
-                self.post_message(DatasetReady(s.dataset.n, time.perf_counter() - t0))
-            if s.dataset is None:
+            if kind == "train":
+                self._dataset()  # a first training may make the project's dataset
+            elif s.dataset is None:
                 s.dataset = core.load_dataset(s.paths["dataset"])
             cfg = s.project.train_config()
             note = core.clamp_batch(cfg, s.dataset.n)
