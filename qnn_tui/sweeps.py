@@ -10,7 +10,6 @@ Importing this module imports neither JAX nor the emulator.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,15 +98,9 @@ def check_sweep(doc: Any) -> str | None:
 
 def load_sweep(sweep_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(sweep.json, None), or (None, why it is unusable); (None, "missing") without one."""
-    path = Path(sweep_dir) / SWEEP_JSON
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None, "missing"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return None, f"unreadable ({type(e).__name__})"
-    why = check_sweep(doc)
-    return (None, why) if why else (doc, None)
+    from qnn_tui.session import read_json
+
+    return read_json(Path(sweep_dir) / SWEEP_JSON, check_sweep)
 
 
 def points_of(doc: dict[str, Any] | None) -> list[Any]:
